@@ -1,0 +1,1 @@
+"""The `down` command."""
