@@ -23,3 +23,9 @@ def blueprints_dir() -> Path:
 @cache
 def schema_path() -> Path:
     return _shipped("schemas") / "archgen.schema.json"
+
+
+@cache
+def examples_dir() -> Path:
+    """The commented starter specs `archgen init` writes."""
+    return _shipped("examples")

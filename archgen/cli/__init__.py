@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from types import ModuleType
+from typing import Any
 
 from archgen.errors import ArchgenError, ExitCode
 
@@ -14,6 +17,7 @@ def _load_commands() -> None:
     from archgen.cli import (  # noqa: F401
         blueprints,
         diagram,
+        down,
         init,
         logs,
         new,
@@ -22,34 +26,50 @@ def _load_commands() -> None:
         up,
         validate,
     )
-    from archgen.cli import down as _down  # noqa: F401
 
 
-def program(argv: list[str]) -> int:
-    """Run one command without catching archgen's errors (tests and --debug use this)."""
-    import click
+def _command() -> Any:
+    import typer.main
 
     from archgen.cli._app import app
 
     _load_commands()
-    import typer.main
+    return typer.main.get_command(app)
 
-    command = typer.main.get_command(app)
+
+def _click_exceptions() -> ModuleType:
+    # Recent Typer vendors Click as `typer._click`; older Typer uses Click itself.
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:
+        return importlib.import_module("click.exceptions")
+
+
+def program(argv: list[str]) -> int:
+    """Run one command without catching archgen's errors (tests and --debug use this)."""
+    import typer
+
+    command = _command()
+    exits = tuple(
+        cls for cls in (typer.Exit, getattr(_click_exceptions(), "Exit", None)) if cls is not None
+    )
     try:
         result = command.main(args=argv, prog_name="archgen", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return int(done.exit_code)
+    except exits as done:
+        return int(getattr(done, "exit_code", 0))
     return int(result) if isinstance(result, int) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run archgen and turn every expected failure into a message and an exit code."""
-    import click
-
     from archgen.cli._app import terminal
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("ARCHGEN_DEBUG"))
+    import typer
+
+    exceptions = _click_exceptions()
+    aborts = tuple(c for c in (typer.Abort, getattr(exceptions, "Abort", None)) if c is not None)
     try:
         return program(args)
     except ArchgenError as error:
@@ -57,15 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         terminal.error(error.render())
         return int(error.exit_code)
-    except click.exceptions.Abort:
-        terminal.error("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, *aborts):
         if debug:
             raise
         terminal.error("interrupted")
         return int(ExitCode.INTERRUPTED)
-    except click.ClickException as error:
+    except exceptions.ClickException as error:
         if debug:
             raise
         error.show(file=sys.stderr)

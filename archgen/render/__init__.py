@@ -178,9 +178,9 @@ class Renderer:
                 action = "overwrite"
             result.files.append(FileChange(relative.as_posix(), action))
         if include_private:
-            for relative in self._private_paths():
-                action = "keep" if (self.target / relative).exists() else "create"
-                result.files.append(FileChange(relative, action))
+            for private in self._private_paths():
+                action = "keep" if (self.target / private).exists() else "create"
+                result.files.append(FileChange(private, action))
         result.files.sort(key=lambda f: f.path)
         return result
 
@@ -245,18 +245,18 @@ class _Staging:
 
 def _mermaid(architecture: Architecture) -> str:
     try:
-        from archgen.diagram import render_diagram
-    except ImportError:  # the diagram package is optional for rendering
+        from archgen.diagram import render_diagram  # type: ignore[attr-defined]
+    except ImportError:  # until the diagram package lands
         return ""
-    return render_diagram(architecture, "mermaid")
+    return str(render_diagram(architecture, "mermaid"))
 
 
 def _diagram_files(architecture: Architecture) -> dict[str, bytes]:
     try:
-        from archgen.diagram import project_files
-    except ImportError:
+        from archgen.diagram import project_files  # type: ignore[attr-defined]
+    except ImportError:  # until the diagram package lands
         return {}
-    return project_files(architecture)
+    return dict(project_files(architecture))
 
 
 def render_project(spec: dict[str, Any] | Spec, target: Path, *, force: bool = False) -> RenderResult:

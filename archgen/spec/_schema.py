@@ -66,7 +66,7 @@ def _describe(error: ValidationError, marks: Marks, filename: str) -> list[SpecP
         missing = str(error.message).split("'")[1] if "'" in error.message else error.message
         return [at(path, f"missing required key {missing!r}")]
     if validator == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in error.validator_value]  # type: ignore[union-attr]
         hint = did_you_mean(str(error.instance), choices) if isinstance(error.instance, str) else None
         return [
             at(path, f"{error.instance!r} is not one of: {', '.join(choices)}", hint)
@@ -76,7 +76,8 @@ def _describe(error: ValidationError, marks: Marks, filename: str) -> list[SpecP
         return [at(path, f"{path[-1]!r} is not used by this architecture", key=True)]
     if validator == "pattern":
         hint = _PATTERN_HINTS.get(str(error.validator_value))
-        return [at(path, f"{error.instance!r} has the wrong form", hint or f"expected {error.validator_value}")]
+        expected = f"expected {error.validator_value}"
+        return [at(path, f"{error.instance!r} has the wrong form", hint or expected)]
     if validator == "type":
         return [at(path, f"expected {error.validator_value}, got {type(error.instance).__name__} "
                          f"{error.instance!r}")]
