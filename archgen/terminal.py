@@ -21,12 +21,14 @@ class Terminal:
         self._err: Console | None = None
 
     @staticmethod
-    def _console(stream: Any) -> Console:
+    def _console(stderr: bool) -> Console:
         from rich.console import Console
 
         no_color = bool(os.environ.get("NO_COLOR"))
+        # No fixed file: Rich then writes to whatever sys.stdout / sys.stderr is at
+        # print time, so redirected streams (tests, pipes) are honoured.
         return Console(
-            file=stream,
+            stderr=stderr,
             no_color=no_color,
             highlight=False,
             soft_wrap=True,
@@ -36,13 +38,13 @@ class Terminal:
     @property
     def out(self) -> Console:
         if self._out is None:
-            self._out = self._console(sys.stdout)
+            self._out = self._console(False)
         return self._out
 
     @property
     def err(self) -> Console:
         if self._err is None:
-            self._err = self._console(sys.stderr)
+            self._err = self._console(True)
         return self._err
 
     @property

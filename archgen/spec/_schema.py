@@ -30,10 +30,13 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
 
 
 _DNS_HINT = "a DNS label: a lowercase letter, then lowercase letters, digits or '-', at most 63"
+_FIELD_TYPE = r"^(str|int|float|bool|datetime|list\[(str|int|float)\])\??$"
 _PATTERN_HINTS = {
     "^[a-z][a-z0-9-]{0,62}$": _DNS_HINT,
     "^[a-z][a-z0-9_]{0,62}$": "a lowercase letter, then lowercase letters, digits or '_'",
     "^[1-9][0-9]*(ms|s|m|h)$": "a duration such as 500ms, 60s, 5m or 1h",
+    _FIELD_TYPE: "one of str, int, float, bool, datetime, list[str], list[int], list[float]; "
+    "add ? for an optional field",
 }
 
 
@@ -42,7 +45,18 @@ def _subschema_properties(error: ValidationError) -> list[str]:
     return [name for name, sub in props.items() if sub is not False]
 
 
-def _describe(error: ValidationError, marks: Marks, filename: str) -> list[SpecProblem]:
+def _unused_keys(root: dict[str, Any]) -> list[str]:
+    """Top-level keys that the spec's architecture forbids (schema `false` under if/then)."""
+    for branch in load_schema().get("allOf", []):
+        const = branch["if"]["properties"]["architecture"]["const"]
+        if const == root.get("architecture"):
+            forbidden = branch["then"].get("properties", {})
+            return [key for key, sub in forbidden.items() if sub is False and key in root]
+    return []
+
+
+def _describe(error: ValidationError, root: dict[str, Any], marks: Marks,
+              filename: str) -> list[SpecProblem]:
     path: Path = tuple(error.absolute_path)
     validator = error.validator
 
@@ -71,9 +85,15 @@ def _describe(error: ValidationError, marks: Marks, filename: str) -> list[SpecP
         return [
             at(path, f"{error.instance!r} is not one of: {', '.join(choices)}", hint)
         ]
-    if validator == "false":
-        # A key that the chosen architecture does not use (schema `false` under if/then).
-        return [at(path, f"{path[-1]!r} is not used by this architecture", key=True)]
+    if validator is None and error.schema is False:
+        # A key the chosen architecture does not use (schema `false` under if/then);
+        # jsonschema leaves the instance path empty there, the schema path names the key.
+        return [
+            at((key,), f"{key!r} is not used by the {root.get('architecture')} architecture",
+               "remove it, or choose the architecture that uses it", key=True)
+            for key in _unused_keys(root)
+            if root.get(key) == error.instance
+        ]
     if validator == "pattern":
         hint = _PATTERN_HINTS.get(str(error.validator_value))
         expected = f"expected {error.validator_value}"
@@ -100,7 +120,7 @@ def validate_against_schema(data: dict[str, Any], marks: Marks, filename: str) -
     problems: list[SpecProblem] = []
     seen: set[tuple[str, str]] = set()
     for error in validator.iter_errors(data):
-        for problem in _describe(error, marks, filename):
+        for problem in _describe(error, data, marks, filename):
             key = (problem.path, problem.message)
             if key not in seen:
                 seen.add(key)

@@ -1,0 +1,54 @@
+"""Shared test helpers: run the CLI in-process, small spec builders."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """Call archgen's real `main()` (with its error handling) and capture its output."""
+    from archgen.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
+
+
+def mvc_spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": "shop",
+        "architecture": "mvc",
+        "proxy": {"kind": "nginx", "http_port": 8080, "https_port": 8443},
+        "database": {"engine": "postgres"},
+        "app": {"entities": [
+            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]",
+                                           "note": "str?"}},
+            {"name": "customer", "fields": {"email": "str", "vip": "bool"}},
+        ]},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return spec
