@@ -1,1 +1,47 @@
-"""The `status` command."""
+"""The `status` command: the project's containers, their state, health, ports and uptime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from archgen.cli._app import app, terminal
+
+
+@app.command()
+def status(
+    project_dir: Path | None = typer.Option(
+        None,
+        "-C",
+        "--project-dir",
+        help="The project directory (default: the current one).",
+        show_default=False,
+    ),
+    project_name: str | None = typer.Option(
+        None,
+        "-p",
+        "--project-name",
+        help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list on stdout."),
+) -> int:
+    """Show each container of the project: service, container, state, health, published ports, uptime.
+
+    Health is the engine's own healthcheck state.
+
+    Example: archgen status --json
+    """
+    from archgen.runtime.compose import project_name_only
+    from archgen.runtime.engine import Engine
+    from archgen.runtime.status import project_status, render_table
+
+    name = project_name_only(project_dir, project_name)
+    rows = project_status(Engine.connect(), name)
+    if as_json:
+        terminal.json([row.as_dict() for row in rows])
+    elif not rows:
+        terminal.info(f"project {name} has no containers")
+    else:
+        terminal.data(render_table(rows))
+    return 0

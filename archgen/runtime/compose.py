@@ -1,0 +1,552 @@
+"""Load `compose.yaml` (+ `.env`): validate keys, interpolate, normalise into `model` dataclasses.
+
+Only the compose keys archgen really runs are accepted; any other key is refused
+by name (with where it sits), so a file never half-works. Extension fields
+(`x-*`) are accepted and ignored, and the obsolete top-level `version` is ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archgen.errors import ComposeError
+from archgen.runtime import values as v
+from archgen.runtime.graph import check_dependencies, dependency_order
+from archgen.runtime.interpolate import Interpolator, parse_env_file
+from archgen.runtime.model import (
+    CONDITIONS,
+    BuildSpec,
+    Dependency,
+    Healthcheck,
+    Mount,
+    NetworkSpec,
+    Project,
+    Service,
+    VolumeSpec,
+)
+
+COMPOSE_FILE = "compose.yaml"
+SPEC_FILE = "archgen.yaml"
+
+TOP_KEYS = {"name", "services", "networks", "volumes", "version"}
+SERVICE_KEYS = {
+    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose",
+    "volumes", "tmpfs", "networks", "depends_on", "healthcheck", "restart", "deploy", "user",
+    "read_only", "cap_drop", "cap_add", "security_opt", "init", "labels", "stop_grace_period",
+    "stop_signal", "profiles", "pull_policy", "working_dir", "hostname",
+}  # fmt: skip
+SUBKEYS: dict[str, set[str]] = {
+    "build": {"context", "dockerfile", "args", "target"},
+    "healthcheck": {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"},
+    "deploy": {"replicas", "resources"},
+    "deploy.resources": {"limits"},
+    "deploy.resources.limits": {"cpus", "memory", "pids"},
+    "depends_on.*": {"condition", "required"},
+    "networks.*": {"aliases"},
+    "volumes[]": {"type", "source", "target", "read_only"},
+    "env_file[]": {"path", "required"},
+}
+NETWORK_KEYS = {"driver", "driver_opts", "internal", "attachable", "external", "name", "labels"}
+VOLUME_KEYS = {"driver", "driver_opts", "external", "name", "labels"}
+RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+PULL_POLICIES = {
+    "always": "always",
+    "never": "never",
+    "missing": "missing",
+    "if_not_present": "missing",
+    "build": "build",
+}
+
+
+def load_project(
+    directory: Path | None = None,
+    *,
+    name: str | None = None,
+    profiles: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Project:
+    """Load the project in `directory` (default: the current one).
+
+    Raises:
+        ComposeError: a missing or malformed file, an unsupported key, a bad
+            interpolation, an unknown reference, or a dependency cycle.
+    """
+    root = (directory or Path.cwd()).absolute()
+    raw = read_compose(root)
+    check_keys(raw)
+    env = project_env(root, environ)
+    interpolator = Interpolator(env)
+    tree = interpolator.expand_tree(raw, "")
+    assert isinstance(tree, dict)
+    project_name = resolve_name(root, name, tree.get("name"))
+    active_profiles = set(profiles) | {
+        p.strip() for p in (environ or os.environ).get("COMPOSE_PROFILES", "").split(",") if p.strip()
+    }
+    project = _normalise(tree, project_name, root, env, active_profiles)
+    project.warnings.extend(
+        f"variable {var} is not set; using an empty string" for var in sorted(interpolator.missing)
+    )
+    return project
+
+
+def read_compose(root: Path) -> dict[str, Any]:
+    path = root / COMPOSE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ComposeError(
+            f"no {COMPOSE_FILE} in {root}",
+            hint="run archgen inside a rendered project, or point -C/--project-dir at one",
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ComposeError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise ComposeError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def project_env(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variables for interpolation: the project's `.env`, overridden by the process environment."""
+    process = dict(os.environ if environ is None else environ)
+    dotenv = root / ".env"
+    values = parse_env_file(dotenv, process) if dotenv.is_file() else {}
+    return {**values, **process}
+
+
+def resolve_name(root: Path, override: str | None, compose_name: object = None) -> str:
+    """`-p`, else `name:` in `archgen.yaml`, else the compose file's `name:`; never the directory."""
+    source = "-p"
+    candidate: object = override
+    if candidate is None:
+        spec = root / SPEC_FILE
+        if spec.is_file():
+            try:
+                data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+            except yaml.YAMLError as error:
+                raise ComposeError(f"{spec}: not valid YAML: {error}") from None
+            if isinstance(data, dict) and data.get("name") is not None:
+                candidate, source = data["name"], str(spec)
+    if candidate is None and compose_name is not None:
+        candidate, source = compose_name, f"{root / COMPOSE_FILE} (name:)"
+    if candidate is None:
+        raise ComposeError(
+            "cannot tell the project name",
+            hint=f"pass -p NAME, or set `name:` in {SPEC_FILE} or {COMPOSE_FILE}",
+        )
+    text = str(candidate)
+    if not PROJECT_NAME.fullmatch(text):
+        raise ComposeError(
+            f"invalid project name {text!r} (from {source})",
+            hint="use lowercase letters, digits, '-' and '_', starting with a letter or digit",
+        )
+    return text
+
+
+def project_name_only(directory: Path | None, override: str | None) -> str:
+    """The project name without loading services (for status and logs)."""
+    root = (directory or Path.cwd()).absolute()
+    if override is not None or (root / SPEC_FILE).is_file():
+        try:
+            return resolve_name(root, override)
+        except ComposeError:
+            if override is not None:
+                raise
+    raw = read_compose(root)
+    name = raw.get("name")
+    if isinstance(name, str) and "$" in name:
+        name = Interpolator(project_env(root)).expand(name, "name")
+    return resolve_name(root, None, name)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def check_keys(raw: dict[str, Any]) -> None:
+    """Refuse every key archgen does not run, naming each one and where it is."""
+    problems: list[str] = []
+    _unknown(raw, TOP_KEYS, "", problems)
+    services = raw.get("services")
+    if not isinstance(services, dict) or not services:
+        raise ComposeError(f"{COMPOSE_FILE}: 'services' must be a non-empty mapping")
+    for name, svc in services.items():
+        base = f"services.{name}"
+        if not isinstance(svc, dict):
+            problems.append(f"{base}: expected a mapping")
+            continue
+        _unknown(svc, SERVICE_KEYS, base, problems)
+        for key in ("build", "healthcheck", "deploy"):
+            if isinstance(svc.get(key), dict):
+                _unknown(svc[key], SUBKEYS[key], f"{base}.{key}", problems)
+        resources = (
+            (svc.get("deploy") or {}).get("resources") if isinstance(svc.get("deploy"), dict) else None
+        )
+        if isinstance(resources, dict):
+            _unknown(resources, SUBKEYS["deploy.resources"], f"{base}.deploy.resources", problems)
+            if isinstance(resources.get("limits"), dict):
+                limits = resources["limits"]
+                _unknown(
+                    limits, SUBKEYS["deploy.resources.limits"], f"{base}.deploy.resources.limits", problems
+                )
+        for key in ("depends_on", "networks"):
+            if isinstance(svc.get(key), dict):
+                for item, body in svc[key].items():
+                    if isinstance(body, dict):
+                        _unknown(body, SUBKEYS[f"{key}.*"], f"{base}.{key}.{item}", problems)
+        for key in ("volumes", "env_file"):
+            if isinstance(svc.get(key), list):
+                for i, item in enumerate(svc[key]):
+                    if isinstance(item, dict):
+                        _unknown(item, SUBKEYS[f"{key}[]"], f"{base}.{key}[{i}]", problems)
+    for section, allowed in (("networks", NETWORK_KEYS), ("volumes", VOLUME_KEYS)):
+        for key, body in (raw.get(section) or {}).items():
+            if isinstance(body, dict):
+                _unknown(body, allowed, f"{section}.{key}", problems)
+    if problems:
+        head = (
+            "unsupported compose key" if len(problems) == 1 else f"{len(problems)} unsupported compose keys"
+        )
+        raise ComposeError(
+            f"{COMPOSE_FILE}: {head}:\n" + "\n".join(f"  {p}" for p in problems),
+            hint="archgen runs a subset of the Compose specification; remove or replace these keys",
+        )
+
+
+def _unknown(body: dict[str, Any], allowed: set[str], base: str, problems: list[str]) -> None:
+    for key in body:
+        if isinstance(key, str) and key.startswith("x-"):
+            continue
+        if key not in allowed:
+            where = f"{base}.{key}" if base else str(key)
+            problems.append(
+                f"{where}: unsupported key '{key}' (supported here: {', '.join(sorted(allowed))})"
+            )
+
+
+# ---------------------------------------------------------------------- normalise
+
+
+def _normalise(
+    tree: dict[str, Any], name: str, root: Path, env: dict[str, str], profiles: set[str]
+) -> Project:
+    networks = {key: _network(key, body or {}, name) for key, body in (tree.get("networks") or {}).items()}
+    networks.setdefault("default", NetworkSpec("default", f"{name}_default"))
+    volumes = {key: _volume(key, body or {}, name) for key, body in (tree.get("volumes") or {}).items()}
+    services: dict[str, Service] = {}
+    for svc_name, body in tree["services"].items():
+        svc_name = str(svc_name)
+        if not SERVICE_NAME.fullmatch(svc_name):
+            raise ComposeError(f"services.{svc_name}: invalid service name")
+        services[svc_name] = _service(svc_name, body, name, root, env, networks, volumes)
+    enabled = [
+        s.name for s in services.values() if not s.profiles or "*" in profiles or profiles & set(s.profiles)
+    ]
+    check_dependencies(services, set(enabled))
+    active = [s for s in dependency_order(services) if s in enabled]
+    used = {net for s in active for net in services[s].networks}
+    networks_used = {k: n for k, n in networks.items() if n.name in used}
+    return Project(name, root, services, active, networks_used, volumes)
+
+
+def _network(key: str, body: dict[str, Any], project: str) -> NetworkSpec:
+    where = f"networks.{key}"
+    external = _bool(body.get("external", False), f"{where}.external")
+    default_name = key if external else f"{project}_{key}"
+    return NetworkSpec(
+        key=key,
+        name=v.string(body.get("name", default_name), f"{where}.name"),
+        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
+        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
+        internal=_bool(body.get("internal", False), f"{where}.internal"),
+        attachable=_bool(body.get("attachable", False), f"{where}.attachable"),
+        external=external,
+        labels=v.mapping(body.get("labels"), f"{where}.labels"),
+    )
+
+
+def _volume(key: str, body: dict[str, Any], project: str) -> VolumeSpec:
+    where = f"volumes.{key}"
+    external = _bool(body.get("external", False), f"{where}.external")
+    default_name = key if external else f"{project}_{key}"
+    return VolumeSpec(
+        key=key,
+        name=v.string(body.get("name", default_name), f"{where}.name"),
+        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
+        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
+        external=external,
+        labels=v.mapping(body.get("labels"), f"{where}.labels"),
+    )
+
+
+def _service(
+    name: str,
+    body: dict[str, Any],
+    project: str,
+    root: Path,
+    env: dict[str, str],
+    networks: dict[str, NetworkSpec],
+    volumes: dict[str, VolumeSpec],
+) -> Service:
+    w = f"services.{name}"
+    build = _build(body["build"], f"{w}.build", root, env) if body.get("build") is not None else None
+    if body.get("image") is None and build is None:
+        raise ComposeError(f"{w}: a service needs 'image' or 'build'")
+    image = (
+        normalise_ref(v.string(body["image"], f"{w}.image"))
+        if body.get("image")
+        else f"{project}-{name}:latest"
+    )
+    environment: dict[str, str] = {}
+    for path in _env_files(body.get("env_file"), f"{w}.env_file", root):
+        environment.update(parse_env_file(path, env))
+    environment.update(v.mapping(body.get("environment"), f"{w}.environment", env))
+    deploy = body.get("deploy") or {}
+    limits = (deploy.get("resources") or {}).get("limits") or {}
+    restart = v.string(body.get("restart", "no"), f"{w}.restart")
+    if not RESTART.fullmatch(restart):
+        raise ComposeError(
+            f"{w}.restart: expected no, always, unless-stopped or on-failure[:N], got {restart!r}"
+        )
+    replicas = deploy.get("replicas", 1)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        raise ComposeError(f"{w}.deploy.replicas: expected a non-negative integer, got {replicas!r}")
+    pull = body.get("pull_policy")
+    if pull is not None and pull not in PULL_POLICIES:
+        raise ComposeError(f"{w}.pull_policy: expected one of {', '.join(PULL_POLICIES)}, got {pull!r}")
+    ports = [p for i, item in enumerate(body.get("ports") or []) for p in v.ports(item, f"{w}.ports[{i}]")]
+    return Service(
+        name=name,
+        image=image,
+        build=build,
+        command=v.command(body.get("command"), f"{w}.command"),
+        entrypoint=v.command(body.get("entrypoint"), f"{w}.entrypoint"),
+        environment=environment,
+        ports=tuple(ports),
+        expose=v.expose(body["expose"], f"{w}.expose") if body.get("expose") else (),
+        mounts=tuple(_mounts(body.get("volumes") or [], f"{w}.volumes", root, volumes)),
+        tmpfs=_tmpfs(body.get("tmpfs"), f"{w}.tmpfs"),
+        networks=_service_networks(name, body.get("networks"), f"{w}.networks", networks),
+        depends_on=_depends_on(body.get("depends_on"), f"{w}.depends_on"),
+        healthcheck=_healthcheck(body["healthcheck"], f"{w}.healthcheck")
+        if body.get("healthcheck")
+        else None,
+        restart=restart,
+        replicas=replicas,
+        cpus=float(v.string(limits["cpus"], f"{w}.deploy.resources.limits.cpus"))
+        if "cpus" in limits
+        else None,
+        memory=v.size(limits["memory"], f"{w}.deploy.resources.limits.memory")
+        if "memory" in limits
+        else None,
+        pids=_int(limits["pids"], f"{w}.deploy.resources.limits.pids") if "pids" in limits else None,
+        user=None if body.get("user") is None else v.string(body["user"], f"{w}.user"),
+        working_dir=None
+        if body.get("working_dir") is None
+        else v.string(body["working_dir"], f"{w}.working_dir"),
+        read_only=_bool(body.get("read_only", False), f"{w}.read_only"),
+        cap_add=v.string_list(body.get("cap_add") or [], f"{w}.cap_add"),
+        cap_drop=v.string_list(body.get("cap_drop") or [], f"{w}.cap_drop"),
+        security_opt=v.string_list(body.get("security_opt") or [], f"{w}.security_opt"),
+        init=None if body.get("init") is None else _bool(body["init"], f"{w}.init"),
+        labels=v.mapping(body.get("labels"), f"{w}.labels"),
+        stop_grace_period=(
+            v.duration(body["stop_grace_period"], f"{w}.stop_grace_period")
+            if body.get("stop_grace_period") is not None
+            else None
+        ),
+        stop_signal=None
+        if body.get("stop_signal") is None
+        else v.string(body["stop_signal"], f"{w}.stop_signal"),
+        hostname=None if body.get("hostname") is None else v.string(body["hostname"], f"{w}.hostname"),
+        profiles=v.string_list(body.get("profiles") or [], f"{w}.profiles"),
+        pull_policy=None if pull is None else PULL_POLICIES[pull],
+    )
+
+
+def normalise_ref(ref: str) -> str:
+    """`postgres` -> `postgres:latest`; refs with a tag or digest are kept."""
+    if "@" in ref:
+        return ref
+    last = ref.rsplit("/", 1)[-1]
+    return ref if ":" in last else f"{ref}:latest"
+
+
+def _bool(value: object, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ComposeError(f"{where}: expected true or false, got {value!r}")
+
+
+def _int(value: object, where: str) -> int:
+    if isinstance(value, bool):
+        raise ComposeError(f"{where}: expected an integer, got {value!r}")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ComposeError(f"{where}: expected an integer, got {value!r}") from None
+
+
+def _build(body: object, where: str, root: Path, env: dict[str, str]) -> BuildSpec:
+    if isinstance(body, str):
+        return BuildSpec(context=str((root / body).resolve()))
+    if not isinstance(body, dict):
+        raise ComposeError(f"{where}: expected a path or a mapping")
+    context = (root / v.string(body.get("context", "."), f"{where}.context")).resolve()
+    if not context.is_dir():
+        raise ComposeError(f"{where}.context: directory not found: {context}")
+    return BuildSpec(
+        context=str(context),
+        dockerfile=None
+        if body.get("dockerfile") is None
+        else v.string(body["dockerfile"], f"{where}.dockerfile"),
+        args=v.mapping(body.get("args"), f"{where}.args", env),
+        target=None if body.get("target") is None else v.string(body["target"], f"{where}.target"),
+    )
+
+
+def _env_files(value: object, where: str, root: Path) -> list[Path]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    paths: list[Path] = []
+    for i, item in enumerate(items):
+        required = True
+        if isinstance(item, dict):
+            required = _bool(item.get("required", True), f"{where}[{i}].required")
+            item = item.get("path")
+        path = (root / os.path.expanduser(v.string(item, f"{where}[{i}]"))).absolute()
+        if path.is_file() or required:
+            paths.append(path)
+    return paths
+
+
+def _mounts(items: object, where: str, root: Path, volumes: dict[str, VolumeSpec]) -> list[Mount]:
+    if not isinstance(items, list):
+        raise ComposeError(f"{where}: expected a list")
+    mounts: list[Mount] = []
+    for i, item in enumerate(items):
+        at = f"{where}[{i}]"
+        if isinstance(item, dict):
+            kind = v.string(item.get("type", "volume"), f"{at}.type")
+            if kind not in ("volume", "bind"):
+                raise ComposeError(
+                    f"{at}.type: archgen supports 'volume' and 'bind' here (use tmpfs: for tmpfs)"
+                )
+            source = None if item.get("source") is None else v.string(item["source"], f"{at}.source")
+            target = v.string(item.get("target", ""), f"{at}.target")
+            read_only = _bool(item.get("read_only", False), f"{at}.read_only")
+        else:
+            parts = v.string(item, at).split(":")
+            if len(parts) == 1:
+                source, target, mode = None, parts[0], ""
+            elif len(parts) in (2, 3):
+                source, target, mode = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+            else:
+                raise ComposeError(f"{at}: expected SOURCE:TARGET[:MODE], got {item!r}")
+            read_only = "ro" in mode.split(",")
+            kind = "bind" if source and source[0] in "./~" else "volume"
+        if not target.startswith("/"):
+            raise ComposeError(f"{at}: the target must be an absolute path inside the container")
+        if kind == "bind":
+            if not source:
+                raise ComposeError(f"{at}: a bind mount needs a source path")
+            source = os.path.normpath(root / os.path.expanduser(source))
+        elif source is not None:
+            if source not in volumes:
+                raise ComposeError(
+                    f"{at}: volume {source!r} is not declared",
+                    hint=f"declare it under the top-level 'volumes:' key, or use ./{source} for a bind mount",
+                )
+            source = volumes[source].name
+        mounts.append(Mount(kind, source, target, read_only))
+    return mounts
+
+
+def _tmpfs(value: object, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    out: dict[str, str] = {}
+    for item in v.string_list(value, where):
+        path, _, options = item.partition(":")
+        out[path] = options
+    return out
+
+
+def _service_networks(
+    service: str, value: object, where: str, networks: dict[str, NetworkSpec]
+) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        entries: dict[str, Any] = {"default": None}
+    elif isinstance(value, list):
+        entries = {v.string(item, where): None for item in value}
+    elif isinstance(value, dict):
+        entries = dict(value)
+    else:
+        raise ComposeError(f"{where}: expected a list or a mapping")
+    out: dict[str, tuple[str, ...]] = {}
+    for key, body in entries.items():
+        if key not in networks:
+            raise ComposeError(
+                f"{where}.{key}: network {key!r} is not declared under the top-level 'networks:'"
+            )
+        aliases = v.string_list((body or {}).get("aliases") or [], f"{where}.{key}.aliases")
+        out[networks[key].name] = (service, *[a for a in aliases if a != service])
+    return out
+
+
+def _depends_on(value: object, where: str) -> tuple[Dependency, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(Dependency(v.string(item, where)) for item in value)
+    if not isinstance(value, dict):
+        raise ComposeError(f"{where}: expected a list or a mapping")
+    deps: list[Dependency] = []
+    for name, body in value.items():
+        body = body or {}
+        condition = v.string(body.get("condition", "service_started"), f"{where}.{name}.condition")
+        if condition not in CONDITIONS:
+            raise ComposeError(
+                f"{where}.{name}.condition: expected one of {', '.join(CONDITIONS)}, got {condition!r}"
+            )
+        required = _bool(body.get("required", True), f"{where}.{name}.required")
+        deps.append(Dependency(str(name), condition, required))
+    return tuple(deps)
+
+
+def _healthcheck(body: object, where: str) -> Healthcheck:
+    if not isinstance(body, dict):
+        raise ComposeError(f"{where}: expected a mapping")
+    if _bool(body.get("disable", False), f"{where}.disable"):
+        return Healthcheck(test=("NONE",))
+    test: tuple[str, ...] | None = None
+    raw = body.get("test")
+    if isinstance(raw, str):
+        test = ("CMD-SHELL", raw)
+    elif raw is not None:
+        test = v.string_list(raw, f"{where}.test")
+        if not test or test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            raise ComposeError(f"{where}.test: a list must start with CMD, CMD-SHELL or NONE")
+
+    def opt(key: str) -> float | None:
+        return None if body.get(key) is None else v.duration(body[key], f"{where}.{key}")
+
+    return Healthcheck(
+        test=test,
+        interval=opt("interval"),
+        timeout=opt("timeout"),
+        retries=None if body.get("retries") is None else _int(body["retries"], f"{where}.retries"),
+        start_period=opt("start_period"),
+        start_interval=opt("start_interval"),
+    )
