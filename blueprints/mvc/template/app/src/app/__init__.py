@@ -1,0 +1,1 @@
+"""The application package: models (data access), views (schemas), controllers (routes)."""

@@ -1,0 +1,60 @@
+"""Structured logs: one JSON object per line on stdout, tagged with the request id."""
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from typing import Any
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+"""The current request's X-Request-ID (copied into worker threads by Starlette)."""
+
+# Attributes every LogRecord has; anything else was passed with `extra=` and is logged
+# (except uvicorn's `color_message`, the same message with terminal colour codes).
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        current = request_id.get()
+        if current is not None:
+            entry["request_id"] = current
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so reconfiguring replaces only it."""
+
+
+def configure_logging(level: str) -> None:
+    """Send every logger (uvicorn's too) through one JSON handler on stdout."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _JsonHandler)]:
+        root.removeHandler(handler)
+    handler = _JsonHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    # Requests are logged by RequestContextMiddleware, with status and duration.
+    logging.getLogger("uvicorn.access").disabled = True

@@ -1,0 +1,75 @@
+"""The FastAPI application. Run with: uvicorn app.main:create_app --factory"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis import Redis
+from starlette.concurrency import run_in_threadpool
+
+from app.blueprint import ENTITIES
+from app.cache import ResponseCache
+from app.context import AppContext
+from app.controllers import routers
+from app.controllers.health import PROBES
+from app.logs import configure_logging
+from app.middleware import RateLimitMiddleware, RequestContextMiddleware
+from app.models import DatabaseUnavailable, open_store
+from app.ratelimit import RateLimiter, redis_counter
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. Nothing connects until start-up or the first request."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+    context = AppContext(
+        settings=settings,
+        store=open_store(settings.db_engine, settings.database_url, ENTITIES),
+        redis=redis,
+        cache=ResponseCache(redis, settings.cache_ttl_seconds, prefix=settings.name),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Create tables and indexes now if the database is up; otherwise the first
+        # request (or /readyz) retries, so a slow database does not crash the app.
+        try:
+            await run_in_threadpool(context.store.check)
+        except DatabaseUnavailable as exc:
+            log.warning("database not ready at start-up", extra={"error": str(exc)})
+        log.info(
+            "started",
+            extra={"instance": settings.instance_id, "engine": settings.db_engine},
+        )
+        yield
+        context.store.close()
+        redis.close()
+
+    app = FastAPI(title=settings.name, lifespan=lifespan)
+    app.state.context = context
+    for router in routers():
+        app.include_router(router)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.error("database unavailable", extra={"error": str(exc)})
+        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+
+    limiter = RateLimiter(
+        redis_counter(redis),
+        limit=settings.rate_limit_requests,
+        window_seconds=settings.rate_limit_window_seconds,
+        prefix=settings.name,
+    )
+    # The last added is the outermost: the context wraps the limiter, so 429s are logged too.
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, exempt=PROBES)
+    app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id)
+    return app

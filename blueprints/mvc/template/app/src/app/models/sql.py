@@ -1,0 +1,354 @@
+"""PostgreSQL (psycopg 3) and MySQL (PyMySQL) repositories over a small connection pool."""
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from app.models.base import DatabaseUnavailable, Record, Repository, Store, full_record
+from app.models.entity import Entity, Field
+
+log = logging.getLogger(__name__)
+
+CREATED = "_created"
+"""Insertion time; lists are ordered by (_created, id) so pages are stable."""
+
+
+class Dialect(ABC):
+    """What differs between the two SQL engines. Both drivers use `%s` placeholders."""
+
+    column_types: dict[str, str]
+    errors: tuple[type[Exception], ...]
+    """Driver errors meaning "the database is unreachable" (answered as 503)."""
+
+    @abstractmethod
+    def connect(self, url: str) -> Any: ...
+
+    @abstractmethod
+    def quote(self, name: str) -> str: ...
+
+    @abstractmethod
+    def schema_statements(self, entity: Entity) -> list[str]:
+        """Idempotent DDL creating the entity's table and indexes."""
+
+    def encode(self, field: Field, value: Any) -> Any:
+        if value is None:
+            return None
+        if field.is_list:
+            return json.dumps(value)
+        if field.type == "datetime":
+            return _as_utc(value)
+        return value
+
+    def decode(self, field: Field, value: Any) -> Any:
+        if value is None:
+            return None
+        if field.is_list:
+            return json.loads(value) if isinstance(value, (str, bytes)) else value
+        if field.type == "bool":
+            return bool(value)
+        if field.type == "datetime":
+            return _as_utc(value)
+        return value
+
+
+class Postgres(Dialect):
+    column_types = {
+        "str": "TEXT",
+        "int": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "datetime": "TIMESTAMPTZ",
+        "list": "JSONB",
+        "id": "CHAR(32)",
+        "created": "TIMESTAMPTZ",
+    }
+
+    def __init__(self) -> None:
+        import psycopg
+        from psycopg.types.json import Jsonb
+
+        self._psycopg = psycopg
+        self._jsonb = Jsonb
+        self.errors = (psycopg.OperationalError, psycopg.InterfaceError)
+
+    def connect(self, url: str) -> Any:
+        return self._psycopg.connect(url, connect_timeout=3)
+
+    def quote(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def schema_statements(self, entity: Entity) -> list[str]:
+        table = self.quote(entity.plural)
+        # Replicas starting together would race on CREATE TABLE IF NOT EXISTS;
+        # a transaction-scoped advisory lock serialises them.
+        return [
+            "SELECT pg_advisory_xact_lock(4242)",
+            f"CREATE TABLE IF NOT EXISTS {table} ({_columns(self, entity)})",
+            f"CREATE INDEX IF NOT EXISTS {self.quote('ix_' + entity.plural + '_created')}"
+            f" ON {table} ({self.quote(CREATED)}, id)",
+        ]
+
+    def encode(self, field: Field, value: Any) -> Any:
+        if field.is_list and value is not None:
+            return self._jsonb(value)
+        return super().encode(field, value)
+
+
+class MySQL(Dialect):
+    column_types = {
+        "str": "LONGTEXT",
+        "int": "BIGINT",
+        "float": "DOUBLE",
+        "bool": "BOOLEAN",
+        "datetime": "DATETIME(6)",
+        "list": "JSON",
+        "id": "CHAR(32)",
+        "created": "DATETIME(6)",
+    }
+
+    def __init__(self) -> None:
+        import pymysql
+
+        self._pymysql = pymysql
+        self.errors = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
+
+    def connect(self, url: str) -> Any:
+        parts = urlsplit(url)
+        return self._pymysql.connect(
+            host=parts.hostname or "localhost",
+            port=parts.port or 3306,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            database=unquote(parts.path.lstrip("/")) or None,
+            charset="utf8mb4",
+            connect_timeout=3,
+            read_timeout=60,
+            write_timeout=60,
+            autocommit=False,
+        )
+
+    def quote(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def schema_statements(self, entity: Entity) -> list[str]:
+        # MySQL has no CREATE INDEX IF NOT EXISTS: the index is part of the table.
+        index = f"INDEX {self.quote('ix_' + entity.plural + '_created')} ({self.quote(CREATED)}, id)"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.quote(entity.plural)}"
+            f" ({_columns(self, entity)}, {index}) DEFAULT CHARSET=utf8mb4"
+        ]
+
+    def encode(self, field: Field, value: Any) -> Any:
+        if field.type == "datetime" and value is not None:
+            return _as_utc(value).replace(tzinfo=None)  # DATETIME has no zone: store UTC
+        return super().encode(field, value)
+
+
+DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "mysql": MySQL}
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _columns(dialect: Dialect, entity: Entity) -> str:
+    types = dialect.column_types
+    columns = [f"id {types['id']} PRIMARY KEY", f"{dialect.quote(CREATED)} {types['created']} NOT NULL"]
+    for field in entity.fields:
+        kind = types["list" if field.is_list else field.type]
+        columns.append(f"{dialect.quote(field.name)} {kind}{' NOT NULL' if field.required else ''}")
+    return ", ".join(columns)
+
+
+class Pool:
+    """A bounded, thread-safe pool: one transaction per checkout, committed on success.
+
+    A connection that raised is closed rather than returned; one that sat idle for a
+    while is pinged before reuse, so a database restart costs no failed request.
+    """
+
+    def __init__(self, dialect: Dialect, url: str, size: int = 10, wait_seconds: float = 10.0):
+        self._dialect = dialect
+        self._url = url
+        self._wait = wait_seconds
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: queue.LifoQueue[tuple[Any, float]] = queue.LifoQueue()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        if not self._slots.acquire(timeout=self._wait):
+            raise DatabaseUnavailable(f"no free database connection within {self._wait:g} s")
+        try:
+            conn = self._checkout()
+            try:
+                yield conn
+                conn.commit()
+            except BaseException:
+                _close_quietly(conn)
+                raise
+            self._idle.put((conn, time.monotonic()))
+        except self._dialect.errors as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._slots.release()
+
+    def _checkout(self) -> Any:
+        while True:
+            try:
+                conn, since = self._idle.get_nowait()
+            except queue.Empty:
+                return self._dialect.connect(self._url)
+            if time.monotonic() - since < 5:
+                return conn
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                    cur.fetchall()
+                conn.rollback()
+                return conn
+            except self._dialect.errors:
+                _close_quietly(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn, _ = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # already broken: nothing left to release
+        log.debug("closing a broken connection failed", exc_info=True)
+
+
+class SqlRepository(Repository):
+    def __init__(self, store: "SqlStore", entity: Entity):
+        self._store = store
+        self._entity = entity
+        q = store.dialect.quote
+        self._table = q(entity.plural)
+        self._select = ", ".join(["id", *(q(name) for name in entity.field_names)])
+
+    def _row(self, row: Any) -> Record:
+        record: Record = {"id": row[0]}
+        for field, value in zip(self._entity.fields, row[1:]):
+            record[field.name] = self._store.dialect.decode(field, value)
+        return record
+
+    def _values(self, data: dict[str, Any]) -> list[Any]:
+        encode = self._store.dialect.encode
+        return [encode(field, data[field.name]) for field in self._entity.fields if field.name in data]
+
+    def list(self, limit: int, offset: int) -> tuple[list[Record], int]:
+        created = self._store.dialect.quote(CREATED)
+        with self._store.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM {self._table}")
+            total = int(cur.fetchone()[0])
+            cur.execute(
+                f"SELECT {self._select} FROM {self._table}"
+                f" ORDER BY {created}, id LIMIT %s OFFSET %s",
+                (limit, offset),
+            )
+            rows = cur.fetchall()
+        return [self._row(row) for row in rows], total
+
+    def get(self, item_id: str) -> Record | None:
+        with self._store.cursor() as cur:
+            return self._fetch(cur, item_id)
+
+    def _fetch(self, cur: Any, item_id: str) -> Record | None:
+        cur.execute(f"SELECT {self._select} FROM {self._table} WHERE id = %s", (item_id,))
+        row = cur.fetchone()
+        return None if row is None else self._row(row)
+
+    def create(self, data: dict[str, Any]) -> Record:
+        q = self._store.dialect.quote
+        record = full_record(self._entity, data)
+        item_id = uuid.uuid4().hex
+        names = ", ".join(["id", q(CREATED), *(q(name) for name in self._entity.field_names)])
+        marks = ", ".join(["%s"] * (2 + len(self._entity.fields)))
+        created = self._store.dialect.encode(Field(CREATED, "datetime"), datetime.now(timezone.utc))
+        with self._store.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {self._table} ({names}) VALUES ({marks})",
+                [item_id, created, *self._values(record)],
+            )
+        return {"id": item_id, **record}
+
+    def replace(self, item_id: str, data: dict[str, Any]) -> Record | None:
+        return self.update(item_id, full_record(self._entity, data))
+
+    def update(self, item_id: str, changes: dict[str, Any]) -> Record | None:
+        q = self._store.dialect.quote
+        names = [field.name for field in self._entity.fields if field.name in changes]
+        with self._store.cursor() as cur:
+            if names:
+                assignments = ", ".join(f"{q(name)} = %s" for name in names)
+                cur.execute(
+                    f"UPDATE {self._table} SET {assignments} WHERE id = %s",
+                    [*self._values(changes), item_id],
+                )
+            # MySQL counts only rows whose values changed, so re-read instead of rowcount.
+            return self._fetch(cur, item_id)
+
+    def delete(self, item_id: str) -> bool:
+        with self._store.cursor() as cur:
+            cur.execute(f"DELETE FROM {self._table} WHERE id = %s", (item_id,))
+            return bool(cur.rowcount)
+
+
+class SqlStore(Store):
+    def __init__(self, engine: str, url: str, entities: tuple[Entity, ...]):
+        if engine not in DIALECTS:
+            raise ValueError(f"unknown SQL engine {engine!r}")
+        self.dialect = DIALECTS[engine]()
+        self._entities = entities
+        self._pool = Pool(self.dialect, url)
+        self._repositories = {entity.name: SqlRepository(self, entity) for entity in entities}
+        self._schema_lock = threading.Lock()
+        self._schema_ready = False
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if self._schema_ready:
+                return
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                for entity in self._entities:
+                    for statement in self.dialect.schema_statements(entity):
+                        cur.execute(statement)
+            self._schema_ready = True
+            log.info("database schema ready", extra={"tables": [e.plural for e in self._entities]})
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        self._ensure_schema()
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    def check(self) -> None:
+        with self.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchall()
+
+    def repository(self, entity: Entity) -> Repository:
+        return self._repositories[entity.name]
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,102 @@
+"""Readiness, rate limiting and instance identity against the real services."""
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def closed_port(url: str) -> str:
+    """The same URL with its port replaced by one nothing listens on."""
+    parts = urlsplit(url)
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}:1"))
+
+
+def random_client() -> str:
+    """A client address no earlier run has used (rate-limit windows outlive a run)."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(
+        dataclasses.replace(settings, rate_limit_requests=3, rate_limit_window_seconds=30)
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def test_readyz_reports_both_dependencies(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": "ok"},
+        "failed": [],
+    }
+
+
+@pytest.mark.parametrize("broken", ["database", "redis"])
+def test_readyz_is_503_naming_what_failed(settings: Settings, broken: str) -> None:
+    field = "database_url" if broken == "database" else "redis_url"
+    bad = dataclasses.replace(settings, **{field: closed_port(getattr(settings, field))})
+    with TestClient(create_app(bad)) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200, "liveness never depends on services"
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["failed"] == [broken]
+    assert body["checks"][broken] == "unavailable"
+
+
+def test_rate_limit_per_client_with_headers(limited: TestClient) -> None:
+    # The same left-most address behind different proxies counts as one client.
+    client = random_client()
+    headers = [{"X-Forwarded-For": f"{client}, 10.0.0.3"}, {"X-Forwarded-For": f"{client}, 172.16.0.9"}]
+    remaining = []
+    for i in range(3):
+        response = limited.get("/whoami", headers=headers[i % 2])
+        assert response.status_code == 200
+        assert response.headers["X-RateLimit-Limit"] == "3"
+        assert "Retry-After" not in response.headers
+        remaining.append(response.headers["X-RateLimit-Remaining"])
+    assert remaining == ["2", "1", "0"]
+
+    refused = limited.get("/api/nothing-here", headers=headers[1])
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 30
+    assert "rate limit" in refused.json()["detail"]
+    assert refused.headers["X-Served-By"]
+
+    for probe in ("/healthz", "/readyz"):
+        exempt = limited.get(probe, headers=headers[0])
+        assert exempt.status_code == 200, probe
+        assert "X-RateLimit-Limit" not in exempt.headers
+    other = limited.get("/whoami", headers={"X-Forwarded-For": random_client()})
+    assert other.status_code == 200, "each client has its own budget"
+
+
+def test_limited_responses_carry_headers_on_errors_too(limited: TestClient) -> None:
+    response = limited.get("/api/nothing-here", headers={"X-Forwarded-For": random_client()})
+    assert response.status_code == 404
+    assert response.headers["X-RateLimit-Remaining"] == "2"
+
+
+def test_whoami_and_served_by(client: TestClient, settings: Settings) -> None:
+    response = client.get("/whoami", headers={"X-Request-ID": "trace-42"})
+    assert response.status_code == 200
+    assert response.json() == {"instance": settings.instance_id}
+    assert response.headers["X-Served-By"] == settings.instance_id
+    assert response.headers["X-Request-ID"] == "trace-42"

@@ -1,0 +1,45 @@
+import json
+import logging
+import sys
+
+from app.logs import JsonFormatter, request_id
+
+
+def make_record(message: str, **extra: object) -> logging.LogRecord:
+    record = logging.makeLogRecord({"name": "app.access", "levelname": "INFO", "msg": message})
+    record.__dict__.update(extra)
+    return record
+
+
+def test_one_json_object_per_line_with_request_fields() -> None:
+    token = request_id.set("req-123")
+    try:
+        line = JsonFormatter().format(
+            make_record("GET /api\nx 200", method="GET", path="/api", status=200, duration_ms=1.5)
+        )
+    finally:
+        request_id.reset(token)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "info"
+    assert entry["message"] == "GET /api\nx 200"
+    assert entry["request_id"] == "req-123"
+    assert (entry["method"], entry["path"], entry["status"], entry["duration_ms"]) == (
+        "GET",
+        "/api",
+        200,
+        1.5,
+    )
+    assert entry["time"].endswith("+00:00")
+
+
+def test_exceptions_are_kept_in_the_object() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed", None, True)
+        record.exc_info = sys.exc_info()
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "failed"
+    assert "RuntimeError: boom" in entry["exception"]
+    assert "request_id" not in entry

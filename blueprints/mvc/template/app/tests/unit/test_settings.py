@@ -1,0 +1,89 @@
+import socket
+
+import pytest
+
+from app import blueprint
+from app.settings import Settings, SettingsError
+
+URLS = {
+    "postgres": "postgresql://app:secret@db:5432/app",
+    "mysql": "mysql://app:secret@db:3306/app",
+    "mongodb": "mongodb://root:secret@db:27017/app?authSource=admin",
+}
+
+
+def minimal(**extra: str) -> dict[str, str]:
+    env = {
+        "APP_DATABASE_URL": URLS[blueprint.DB_ENGINE],
+        "APP_REDIS_URL": "redis://:secret@redis:6379/0",
+    }
+    env.update(extra)
+    return env
+
+
+def test_defaults_come_from_the_blueprint() -> None:
+    settings = Settings.from_env(minimal())
+    assert settings.name == blueprint.NAME
+    assert settings.db_engine == blueprint.DB_ENGINE
+    assert settings.rate_limit_requests == blueprint.RATE_LIMIT_REQUESTS
+    assert settings.rate_limit_window_seconds == blueprint.RATE_LIMIT_WINDOW_SECONDS
+    assert settings.cache_ttl_seconds == blueprint.CACHE_TTL_SECONDS
+    assert settings.log_level == "info"
+    assert settings.instance_id == socket.gethostname()
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "APP_NAME": "other",
+            "APP_DB_ENGINE": "mysql",
+            "APP_DATABASE_URL": URLS["mysql"],
+            "APP_REDIS_URL": "redis://redis:6379/1",
+            "APP_RATE_LIMIT_REQUESTS": "7",
+            "APP_RATE_LIMIT_WINDOW_SECONDS": " 30 ",
+            "APP_CACHE_TTL_SECONDS": "5",
+            "APP_LOG_LEVEL": "DEBUG",
+            "APP_INSTANCE_ID": "app-2",
+        }
+    )
+    assert settings == Settings(
+        name="other",
+        db_engine="mysql",
+        database_url=URLS["mysql"],
+        redis_url="redis://redis:6379/1",
+        rate_limit_requests=7,
+        rate_limit_window_seconds=30,
+        cache_ttl_seconds=5,
+        log_level="debug",
+        instance_id="app-2",
+    )
+
+
+@pytest.mark.parametrize("engine", sorted(URLS))
+def test_each_engine_takes_its_url_scheme(engine: str) -> None:
+    settings = Settings.from_env(minimal(APP_DB_ENGINE=engine, APP_DATABASE_URL=URLS[engine]))
+    assert settings.db_engine == engine
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"APP_DATABASE_URL": ""}, "APP_DATABASE_URL is required"),
+        ({"APP_REDIS_URL": ""}, "APP_REDIS_URL is required"),
+        ({"APP_REDIS_URL": "http://redis"}, "APP_REDIS_URL must start with"),
+        ({"APP_DB_ENGINE": "sqlite"}, "APP_DB_ENGINE must be one of"),
+        ({"APP_RATE_LIMIT_REQUESTS": "many"}, "APP_RATE_LIMIT_REQUESTS must be a whole number"),
+        ({"APP_RATE_LIMIT_WINDOW_SECONDS": "0"}, "APP_RATE_LIMIT_WINDOW_SECONDS must be at least 1"),
+        ({"APP_CACHE_TTL_SECONDS": "-5"}, "APP_CACHE_TTL_SECONDS must be at least 1"),
+        ({"APP_LOG_LEVEL": "loud"}, "APP_LOG_LEVEL must be one of"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(minimal(**env))
+
+
+def test_url_must_match_the_engine() -> None:
+    other = "mysql" if blueprint.DB_ENGINE != "mysql" else "postgres"
+    with pytest.raises(SettingsError, match="APP_DATABASE_URL must start with"):
+        Settings.from_env(minimal(APP_DATABASE_URL=URLS[other]))

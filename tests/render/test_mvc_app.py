@@ -1,0 +1,191 @@
+"""The MVC blueprint's application: rendered, compiled, and its own test suite run.
+
+For PostgreSQL and MySQL the generated suite (unit and integration tiers) runs
+in a subprocess against real servers started from Debian's packages (see
+tests/servers.py). MongoDB has no Debian package: that variant is imported and
+unit-tested only, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+
+from tests.helpers import mvc_spec
+
+ENGINES = ["postgres", "mysql", "mongodb"]
+DRIVERS = {"postgres": "psycopg", "mysql": "pymysql", "mongodb": "pymongo"}
+ENTITIES: list[dict[str, Any]] = [
+    # A list field and an optional field, as the issue asks ...
+    {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]", "note": "str?"}},
+    # ... and every other field type, a hyphenated name and an SQL keyword as a field.
+    {
+        "name": "order-line",
+        "fields": {
+            "quantity": "int",
+            "gift": "bool",
+            "shipped_at": "datetime?",
+            "order": "str",
+            "weights": "list[float]",
+            "codes": "list[int]?",
+        },
+    },
+]
+SUITE_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class Project:
+    engine: str
+    root: Path
+
+    @property
+    def app(self) -> Path:
+        return self.root / "app"
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    from archgen.render import render_project  # imported late: collection must not need it
+
+    engine: str = request.param
+    target = tmp_path_factory.mktemp(f"mvc-app-{engine}") / "shop"
+    render_project(mvc_spec(database={"engine": engine}, app={"entities": ENTITIES}), target)
+    return Project(engine, target)
+
+
+def _run_suite(app_dir: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
+    """Run the generated project's pytest; return the process and its summary counts."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
+    environ.update(env, PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args],
+        cwd=app_dir,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIMEOUT,
+        check=False,
+    )
+    lines = result.stdout.strip().splitlines()
+    summary = lines[-1] if lines else ""
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", summary)}
+    return result, counts
+
+
+def _assert_all_passed(result: subprocess.CompletedProcess[str], counts: dict[str, int]) -> None:
+    report = f"exit {result.returncode}; summary {counts}\n{result.stdout[-12000:]}\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, report
+    assert counts.get("passed", 0) > 0, report
+    assert set(counts) == {"passed"}, f"nothing may be skipped, failed or errored: {report}"
+
+
+def test_every_python_file_compiles(project: Project) -> None:
+    sources = sorted(project.root.rglob("*.py"))
+    assert len(sources) >= 20
+    for path in sources:
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    assert not list(project.root.rglob("__pycache__")), "no bytecode may be rendered"
+
+
+def test_requirements_pin_only_the_selected_driver(project: Project) -> None:
+    app = project.app
+    runtime = [Requirement(line) for line in _requirement_lines(app / "requirements.txt")]
+    for requirement in runtime:
+        assert [spec.operator for spec in requirement.specifier] == ["=="], str(requirement)
+    names = {requirement.name.lower() for requirement in runtime}
+    assert names == {"fastapi", "uvicorn", "redis", DRIVERS[project.engine]}
+    dev_lines = (app / "requirements-dev.txt").read_text().splitlines()
+    assert "--requirement requirements.txt" in dev_lines
+    dev = {Requirement(line).name.lower() for line in _requirement_lines(app / "requirements-dev.txt")}
+    assert dev == {"pytest", "httpx"}
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def test_dockerfile_builds_a_venv_and_runs_as_non_root(project: Project) -> None:
+    instructions = [
+        line.strip()
+        for line in (project.app / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    froms = [line for line in instructions if line.startswith("FROM ")]
+    assert [line.split()[-1] for line in froms] == ["build", "runtime"]
+    assert froms[0].split()[1] == froms[1].split()[1], "both stages use the same base image"
+    final = instructions[instructions.index(froms[1]):]
+    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), users
+    assert "COPY --from=build /opt/venv /opt/venv" in final
+    assert not any("requirements-dev" in line or "pytest" in line for line in instructions)
+    assert any(line.startswith("EXPOSE 8000") for line in final)
+    cmd = next(line for line in final if line.startswith("CMD "))
+    assert '"--proxy-headers"' in cmd and '"--forwarded-allow-ips=*"' in cmd
+    env = " ".join(line for line in final if line.startswith("ENV ") or line.startswith("PYTHON"))
+    assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("project", ["postgres", "mysql"], indirect=True)
+def test_generated_suite_passes_against_real_servers(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
+    server = "postgres_server" if project.engine == "postgres" else "mariadb_server"
+    database_url: str = request.getfixturevalue(server)
+    redis_url: str = request.getfixturevalue("redis_server")
+    # One Redis database per engine, so the two projects never share cache entries.
+    redis_db = redis_url.rsplit("/", 1)[0] + ("/1" if project.engine == "mysql" else "/2")
+
+    result, counts = _run_suite(
+        project.app,
+        {"APP_DB_ENGINE": project.engine, "APP_DATABASE_URL": database_url, "APP_REDIS_URL": redis_db},
+    )
+    _assert_all_passed(result, counts)
+    # The integration tier really ran, for both entities.
+    for entity in ("product", "order_line"):
+        assert f"PASSED tests/integration/test_resources.py::test_round_trip[{entity}]" in result.stdout
+
+
+@pytest.mark.parametrize("project", ["mongodb"], indirect=True)
+def test_mongodb_variant_imports_and_passes_its_unit_tests(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_dir = project.app
+    env = {
+        "APP_DB_ENGINE": "mongodb",
+        # Nothing listens there: pymongo connects lazily, and nothing here may connect.
+        "APP_DATABASE_URL": "mongodb://127.0.0.1:1/app",
+        "APP_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    probe = (
+        "import sys\n"
+        "from app.main import create_app\n"
+        "application = create_app()\n"
+        "assert 'app.models.mongo' in sys.modules and 'app.models.sql' not in sys.modules\n"
+        "print(sorted(application.openapi()['paths']))\n"
+    )
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("APP_")}, **env, "PYTHONPATH": "src"}
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], cwd=app_dir, env=environ, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "/api/order_lines/{item_id}" in imported.stdout and "/api/products" in imported.stdout
+
+    result, counts = _run_suite(app_dir, env, "tests/unit")
+    _assert_all_passed(result, counts)
+    with capsys.disabled():
+        print(
+            "\nMongoDB variant: imported and unit-tested only"
+            f" ({counts['passed']} unit tests passed) — no MongoDB server is available here"
+        )
