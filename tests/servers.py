@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -36,7 +37,7 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if _in_ci():
         pytest.fail(f"{reason} (CI=true: .ci/run must install it)", pytrace=False)
     pytest.skip(reason)
@@ -48,7 +49,6 @@ def _binary(name: str, package: str, search: tuple[str, ...] = ()) -> str:
     found = found or (Path(which) if (which := shutil.which(name)) else None)
     if found is None:
         _unavailable(f"{name} not found: install Debian's {package} package")
-    assert found is not None
     return str(found)
 
 
@@ -74,12 +74,10 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _run(args: list[str], what: str, log: Path, **kwargs: object) -> None:
+def _run(args: list[str], what: str, log: Path, **kwargs: Any) -> None:
     """Run a set-up command to completion; fail with its output if it fails."""
     try:
-        result = subprocess.run(
-            args, capture_output=True, text=True, timeout=120, check=False, **kwargs  # type: ignore[call-overload]
-        )
+        result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False, **kwargs)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{what} did not finish within 120 s", pytrace=False)
     log.write_text(f"$ {' '.join(args)}\n{result.stdout}\n{result.stderr}")
@@ -106,13 +104,13 @@ def _start(
     command: Callable[[int], list[str]],
     ready: Callable[[int], bool],
     log: Path,
-    **popen: object,
+    **popen: Any,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start `command(port)` until `ready(port)`, within START_TIMEOUT per attempt."""
     for attempt in range(1, ATTEMPTS + 1):
         port = _free_port()
         with log.open("ab") as out:
-            process = subprocess.Popen(  # type: ignore[call-overload]
+            process = subprocess.Popen(
                 command(port), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **popen
             )
         deadline = time.monotonic() + START_TIMEOUT
@@ -218,7 +216,7 @@ def postgres_server() -> Iterator[str]:
     bindir = Path(initdb).resolve().parent  # /usr/local/bin may hold symlinks
     postgres, psql, pg_isready = (str(bindir / name) for name in ("postgres", "psql", "pg_isready"))
     user = _unprivileged_user()
-    as_user: dict[str, object] = {"user": user, "group": user} if user else {}
+    as_user: dict[str, Any] = {"user": user, "group": user} if user else {}
     workdir = _workdir("postgres", owner=user)
     process = None
     try:

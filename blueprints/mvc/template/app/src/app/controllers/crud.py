@@ -14,7 +14,7 @@ JSON = "application/json"
 def resource_router(entity: Entity, schemas: Schemas) -> APIRouter:
     """Routes for /api/<plural>. GETs are served through the Redis cache."""
     router = APIRouter(prefix=f"/api/{entity.plural}", tags=[entity.plural])
-    Create, Update, Out, Page = schemas
+    Create, Update, Out, Page = schemas  # noqa: N806 (classes)
 
     def not_found(item_id: str) -> HTTPException:
         return HTTPException(status.HTTP_404_NOT_FOUND, f"{entity.name} {item_id!r} not found")

@@ -4,7 +4,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
@@ -49,7 +49,7 @@ class MongoRepository(Repository):
         for name in self._entity.field_names:
             value = document.get(name)
             if isinstance(value, datetime) and value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
+                value = value.replace(tzinfo=UTC)
             record[name] = value
         return record
 
@@ -76,7 +76,7 @@ class MongoRepository(Repository):
     def create(self, data: dict[str, Any]) -> Record:
         record = full_record(self._entity, data)
         with _unavailable():
-            result = self._collection.insert_one({CREATED: datetime.now(timezone.utc), **record})
+            result = self._collection.insert_one({CREATED: datetime.now(UTC), **record})
         return {"id": str(result.inserted_id), **record}
 
     def replace(self, item_id: str, data: dict[str, Any]) -> Record | None:

@@ -9,8 +9,8 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from app.models.base import DatabaseUnavailable, Record, Repository, Store, full_record
@@ -25,7 +25,7 @@ CREATED = "_created"
 class Dialect(ABC):
     """What differs between the two SQL engines. Both drivers use `%s` placeholders."""
 
-    column_types: dict[str, str]
+    column_types: ClassVar[dict[str, str]]
     errors: tuple[type[Exception], ...]
     """Driver errors meaning "the database is unreachable" (answered as 503)."""
 
@@ -61,7 +61,7 @@ class Dialect(ABC):
 
 
 class Postgres(Dialect):
-    column_types = {
+    column_types: ClassVar[dict[str, str]] = {
         "str": "TEXT",
         "int": "BIGINT",
         "float": "DOUBLE PRECISION",
@@ -104,7 +104,7 @@ class Postgres(Dialect):
 
 
 class MySQL(Dialect):
-    column_types = {
+    column_types: ClassVar[dict[str, str]] = {
         "str": "LONGTEXT",
         "int": "BIGINT",
         "float": "DOUBLE",
@@ -158,8 +158,8 @@ DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "mysql": MyS
 
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _columns(dialect: Dialect, entity: Entity) -> str:
@@ -174,8 +174,9 @@ def _columns(dialect: Dialect, entity: Entity) -> str:
 class Pool:
     """A bounded, thread-safe pool: one transaction per checkout, committed on success.
 
-    A connection that raised is closed rather than returned; one that sat idle for a
-    while is pinged before reuse, so a database restart costs no failed request.
+    A connection that raised is closed rather than returned; one idle for more than a
+    few seconds is pinged before reuse, so a database restart costs at most the
+    requests already under way.
     """
 
     def __init__(self, dialect: Dialect, url: str, size: int = 10, wait_seconds: float = 10.0):
@@ -246,7 +247,7 @@ class SqlRepository(Repository):
 
     def _row(self, row: Any) -> Record:
         record: Record = {"id": row[0]}
-        for field, value in zip(self._entity.fields, row[1:]):
+        for field, value in zip(self._entity.fields, row[1:], strict=True):
             record[field.name] = self._store.dialect.decode(field, value)
         return record
 
@@ -282,7 +283,7 @@ class SqlRepository(Repository):
         item_id = uuid.uuid4().hex
         names = ", ".join(["id", q(CREATED), *(q(name) for name in self._entity.field_names)])
         marks = ", ".join(["%s"] * (2 + len(self._entity.fields)))
-        created = self._store.dialect.encode(Field(CREATED, "datetime"), datetime.now(timezone.utc))
+        created = self._store.dialect.encode(Field(CREATED, "datetime"), datetime.now(UTC))
         with self._store.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {self._table} ({names}) VALUES ({marks})",
