@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 
 def closed_port(url: str) -> str:
     """The same URL with its port replaced by one nothing listens on."""

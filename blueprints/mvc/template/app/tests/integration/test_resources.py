@@ -2,6 +2,7 @@
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
@@ -9,6 +10,8 @@ from app.models import Entity
 from app.settings import Settings
 from tests.integration.conftest import CACHE_TTL, Items
 from tests.samples import INVALID, assert_matches, sample_payload, sample_value
+
+pytestmark = pytest.mark.integration
 
 MISSING_IDS = ("0123456789abcdef01234567", uuid.uuid4().hex, "no-such-id")
 """Well-formed for MongoDB, well-formed for SQL, and malformed for both."""

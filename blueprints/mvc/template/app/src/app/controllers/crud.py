@@ -1,5 +1,6 @@
 """One REST resource per entity: list, get, create, replace, update, delete."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
@@ -19,7 +20,7 @@ def resource_router(entity: Entity, schemas: Schemas) -> APIRouter:
     def not_found(item_id: str) -> HTTPException:
         return HTTPException(status.HTTP_404_NOT_FOUND, f"{entity.name} {item_id!r} not found")
 
-    def cached(context: Context, variant: str, compute: Any) -> Response:
+    def cached(context: Context, variant: str, compute: Callable[[], bytes]) -> Response:
         body, hit = context.cache.fetch(entity.plural, variant, compute)
         return Response(body, media_type=JSON, headers={"X-Cache": "HIT" if hit else "MISS"})
 
