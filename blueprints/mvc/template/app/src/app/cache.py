@@ -9,7 +9,7 @@ version key lost to eviction can never bring back entries cached under it.
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
@@ -17,11 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class KeyValue(Protocol):
-    """The part of redis.Redis the cache uses."""
+    """The part of redis.Redis the cache uses (values come back as bytes)."""
 
-    def get(self, name: str) -> bytes | None: ...
+    def get(self, name: str) -> Any: ...
 
-    def set(self, name: str, value: bytes | str, ex: int | None = None) -> object: ...
+    def set(self, name: str, value: bytes | str, ex: int | None = None) -> Any: ...
 
 
 class ResponseCache:
