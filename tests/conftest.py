@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliResult, run_cli
+from tests.servers import mariadb_server, postgres_server, redis_server  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -25,6 +25,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "even-mongo-replicas.yaml": ("cannot elect by majority", "3:39"),
     "gateway-in-mvc.yaml": ("'gateway' is not used by the mvc architecture", "3:1"),
     "id-field.yaml": ("field 'id' is generated", "5:32"),
+    "keyword-field.yaml": ("field name 'class' is reserved", "5:32"),
     "latin1.yaml": ("not valid UTF-8", None),
     "list-root.yaml": ("must be a mapping", "1:1"),
     "missing-architecture.yaml": ("missing required key 'architecture'", "1:1"),
