@@ -54,8 +54,12 @@ def down(
         result = teardown(
             project, engine, progress, volumes=volumes, remove_orphans=remove_orphans, timeout=timeout
         )
-    parts = [f"{len(result.containers)} containers", f"{len(result.networks)} networks"]
+
+    def count(items: list[str], noun: str) -> str:
+        return f"{len(items)} {noun}" + ("" if len(items) == 1 else "s")
+
+    parts = [count(result.containers, "container"), count(result.networks, "network")]
     if volumes:
-        parts.append(f"{len(result.volumes)} volumes")
+        parts.append(count(result.volumes, "volume"))
     terminal.success(f"project {project.name} is down: removed {', '.join(parts)}")
     return 0

@@ -121,10 +121,10 @@ class _Converger:
             return UpResult(plan, True, elapsed=time.monotonic() - begin)
         for warning in self.project.warnings:
             self.progress.note(f"warning: {warning}")
-        self._note_degraded()
         if plan.images:
             self._images(plan.images)
             plan = compute_plan(self.project, self.engine.observe(self.project), self.options.plan)
+        self._note_degraded(plan)
         for note in plan.notes:
             self.progress.note(f"note: {note}")
         self._resources(plan)
@@ -133,7 +133,7 @@ class _Converger:
             self.waiter.deadline = time.monotonic() + self.options.timeout
         if not plan.changes and not self.options.wait:
             for name in plan.order:
-                self._set(name, "up to date")
+                self.states[name] = "up to date"
                 self.containers[name] = [(s.container_id or "", s.name) for s in plan.containers[name]]
         else:
             tasks = {name: partial(self._service, name, plan.containers[name]) for name in plan.order}
@@ -150,9 +150,12 @@ class _Converger:
     def _interrupted(self) -> None:
         self.progress.note("interrupted: finishing the operations in flight (Ctrl-C again to abort)")
 
-    def _note_degraded(self) -> None:
+    def _note_degraded(self, plan: Plan) -> None:
+        changed = plan.changed_services()
         uses = [
-            s.name for s in self.project.active_services() if s.healthcheck and s.healthcheck.start_interval
+            s.name
+            for s in self.project.active_services()
+            if s.healthcheck and s.healthcheck.start_interval and s.name in changed
         ]
         if uses and not self.engine.at_least(START_INTERVAL_API):
             self.progress.note(
@@ -234,7 +237,7 @@ class _Converger:
             if touching:
                 for dep in service.depends_on:
                     if dep.service in self.started:
-                        self._set(name, "waiting", f"for {dep.service} ({_short(dep.condition)})")
+                        self._set(name, "waiting", f"for {dep.service} to {_short(dep.condition)}")
                         self._condition(dep.service, dep.condition)
                 if self.cancel.is_set():
                     raise Cancelled
@@ -396,9 +399,8 @@ def _message(error: BaseException) -> str:
 
 
 def _short(condition: str) -> str:
-    return {CONDITION_STARTED: "started", CONDITION_HEALTHY: "healthy", CONDITION_COMPLETED: "completed"}[
-        condition
-    ]
+    verbs = {CONDITION_STARTED: "start", CONDITION_HEALTHY: "be healthy", CONDITION_COMPLETED: "complete"}
+    return verbs[condition]
 
 
 def _short_reason(error: BaseException) -> str:

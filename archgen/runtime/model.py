@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archgen import __version__
 
@@ -212,9 +213,22 @@ def config_hash(service: Service, image_id: str | None) -> str:
     data = asdict(service)
     for key in _NOT_HASHED:
         data.pop(key, None)
+    data = _without_defaults(data)
     data["image_id"] = image_id or f"pending:{service.image}"
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop unset fields, so adding an optional field to the model does not change old hashes."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _without_defaults(value) if key in ("healthcheck", "build") else value
+        if value is None or value is False or (isinstance(value, list | tuple | dict | str) and not value):
+            continue
+        out[key] = value
+    return out
 
 
 def resource_hash(spec: NetworkSpec | VolumeSpec) -> str:

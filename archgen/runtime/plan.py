@@ -192,12 +192,11 @@ def compute_plan(project: Project, state: EngineState, options: Options | None =
     plan = Plan(project=project.name, order=list(project.active))
     conflicts: list[str] = []
     plan.images = _image_steps(project, state, options)
-    pending = {service for step in plan.images for service in step.services}
     plan.resources = _resource_steps(project, state, conflicts, plan.notes)
     ours = state.ours(project.name)
     foreign = {c.name: c for c in state.containers if c.project != project.name}
     for service in project.active_services():
-        image_id = None if service.name in pending else state.images.get(service.image)
+        image_id = state.images.get(service.image)  # None while a build or pull is pending
         desired = config_hash(service, image_id)
         existing = [c for c in ours if c.service == service.name]
         plan.containers[service.name] = _container_steps(
