@@ -159,9 +159,9 @@ class _Converger:
         ]
         if uses and not self.engine.at_least(START_INTERVAL_API):
             self.progress.note(
-                f"note: healthcheck start_interval ({', '.join(uses)}) needs Docker API "
-                f"{START_INTERVAL_API}; this engine speaks {self.engine.version}, so it is left out. "
-                "archgen probes the healthcheck itself while it waits, so start-up is not slower."
+                f"note: healthcheck start_interval needs Docker API {START_INTERVAL_API} and this engine "
+                f"speaks {self.engine.version}: left out for {', '.join(uses)}; archgen probes the "
+                "healthchecks itself while it waits"
             )
 
     def _images(self, steps: list[ImageStep]) -> None:
