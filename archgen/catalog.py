@@ -123,7 +123,9 @@ CATALOG: dict[str, Component] = {
                     "bash",
                     "-c",
                     "exec 3<>/dev/tcp/127.0.0.1/9901 && "
-                    "printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q LIVE <&3",
+                    # Envoy's admin answers HTTP/1.0 with 426 Upgrade Required: speak 1.1.
+                    "printf 'GET /ready HTTP/1.1\\r\\nHost: localhost\\r\\n"
+                    "Connection: close\\r\\n\\r\\n' >&3 && grep -q LIVE <&3",
                 ),
                 start_period="10s",
             ),

@@ -1,0 +1,44 @@
+"""The e2e tier needs a reachable Docker engine and the catalog's images (or their stand-ins)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+
+def _unavailable(reason: str) -> None:
+    # CI must have an engine and the images: there a missing one is a failure, never a skip.
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:  # any failure to reach the engine means "no engine here"
+        _unavailable(f"no Docker engine reachable ({error}); start dockerd or run scripts/test")
+    return client
+
+
+def require_images(client: Any, images: list[str]) -> None:
+    """Fail (CI) or skip (elsewhere) unless every image is present locally."""
+    import docker
+
+    missing = []
+    for image in images:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+    if missing:
+        _unavailable(
+            f"images not present: {', '.join(missing)}; build them with "
+            "scripts/standin-images (no registry is reachable here)"
+        )
