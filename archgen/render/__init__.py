@@ -144,25 +144,34 @@ class Renderer:
 
         context = dict(self.architecture.context)
         context["diagram_mermaid"] = _mermaid(self.architecture)
-        try:
-            copier.run_copy(
-                str(self.blueprint),
-                str(destination),
-                data={"arch": context},
-                defaults=True,
-                overwrite=True,
-                quiet=True,
-                unsafe=False,
-                skip_tasks=True,
-            )
-        except Exception as error:  # Copier raises many kinds; none may escape half-done
-            raise RenderError(f"rendering the {self.spec.architecture} blueprint failed: "
-                              f"{type(error).__name__}: {error}") from error
+        for template in [self.blueprint, *self._parts()]:
+            try:
+                copier.run_copy(
+                    str(template),
+                    str(destination),
+                    data={"arch": context},
+                    defaults=True,
+                    overwrite=True,
+                    quiet=True,
+                    unsafe=False,
+                    skip_tasks=True,
+                )
+            except Exception as error:  # Copier raises many kinds; none may escape half-done
+                raise RenderError(f"rendering the blueprint {template.name} failed: "
+                                  f"{type(error).__name__}: {error}") from error
         (destination / SPEC_FILE).write_text(self.spec.text, encoding="utf-8")
         for relative, content in _diagram_files(self.architecture).items():
             path = destination / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
+
+    def _parts(self) -> list[Path]:
+        """Sub-blueprints (blueprints/_parts/<name>) the blueprint's `parts` file lists."""
+        listing = self.blueprint / "parts"
+        if not listing.is_file():
+            return []
+        names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines()]
+        return [self.blueprint.parent / "_parts" / n for n in names if n and not n.startswith("#")]
 
     def _compare(self, staged: Path, *, include_private: bool) -> RenderResult:
         result = RenderResult(self.target, self.spec.architecture)
