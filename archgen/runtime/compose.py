@@ -57,6 +57,35 @@ VOLUME_KEYS = {"driver", "driver_opts", "external", "name", "labels"}
 RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _ComposeLoader(_BASE_LOADER):  # type: ignore[misc]
+    """A safe loader with YAML 1.2 scalars, as compose reads them.
+
+    PyYAML follows YAML 1.1, where `80:80` is the base-60 integer 4880 and `no`
+    is false; compose files mean the string `"80:80"` and the restart policy `no`.
+    """
+
+
+_YAML_11_ONLY = ("bool", "int", "float", "timestamp")
+_ComposeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag.rsplit(":", 1)[-1] not in _YAML_11_ONLY]
+    for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+}
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0x[0-9a-fA-F_]+)$"), list("-+0123456789")
+)
+_ComposeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
 PULL_POLICIES = {
     "always": "always",
     "never": "never",
@@ -107,7 +136,7 @@ def read_compose(root: Path) -> dict[str, Any]:
             hint="run archgen inside a rendered project, or point -C/--project-dir at one",
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ComposeLoader)  # safe, YAML 1.2 scalars, libyaml when present
     except yaml.YAMLError as error:
         raise ComposeError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(data, dict):

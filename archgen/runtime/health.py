@@ -37,6 +37,7 @@ from typing import Any
 from archgen.runtime.engine import Engine
 
 INSPECT_EVERY = 0.25
+COMPLETED_EVERY = 0.1
 TICK = 0.05
 
 
@@ -136,6 +137,7 @@ class Waiter:
         if command is None:
             raise WaitFailure(name, container_id, "has no healthcheck to wait for")
         probe_timeout = (config.get("Timeout") or 30_000_000_000) / 1e9
+        restarts = int(info.get("RestartCount") or 0)
         begin = time.monotonic()
         next_probe = begin
         next_inspect = begin + INSPECT_EVERY
@@ -147,7 +149,7 @@ class Waiter:
                 info = self.engine.inspect(container_id)
                 next_inspect = now + INSPECT_EVERY
             state = info.get("State") or {}
-            self._fail_if_stopped(state, name, container_id, output)
+            self._fail_if_stopped(info, restarts, name, container_id, output)
             health = state.get("Health") or {}
             if health.get("Status") == "healthy":
                 return
@@ -172,20 +174,26 @@ class Waiter:
 
     def completed(self, container_id: str, name: str) -> None:
         """Return once the container has exited with code 0; fail on any other exit."""
+        restarts: int | None = None
         while True:
-            state = self.engine.inspect(container_id).get("State") or {}
+            info = self.engine.inspect(container_id)
+            state = info.get("State") or {}
             if state.get("Status") in ("exited", "dead"):
                 code = int(state.get("ExitCode") or 0)
                 if code == 0:
                     return
                 raise WaitFailure(name, container_id, f"exited with code {code}", exit_code=code)
+            restarts = int(info.get("RestartCount") or 0) if restarts is None else restarts
+            self._fail_if_stopped(info, restarts, name, container_id, "")
             self._check(name, container_id, "completed")
-            self._sleep(INSPECT_EVERY)
+            self._sleep(COMPLETED_EVERY)
 
     def running(self, container_id: str, name: str, *, job: bool) -> None:
         """Return once the container runs (or, for a job, has exited 0)."""
+        restarts: int | None = None
         while True:
-            state = self.engine.inspect(container_id).get("State") or {}
+            info = self.engine.inspect(container_id)
+            state = info.get("State") or {}
             status = state.get("Status")
             if status == "running":
                 return
@@ -194,20 +202,30 @@ class Waiter:
                 if code == 0 and job:
                     return
                 raise WaitFailure(name, container_id, f"exited with code {code}", exit_code=code)
+            restarts = int(info.get("RestartCount") or 0) if restarts is None else restarts
+            self._fail_if_stopped(info, restarts, name, container_id, "")
             self._check(name, container_id, "running")
             self._sleep(INSPECT_EVERY)
 
     @staticmethod
-    def _fail_if_stopped(state: dict[str, Any], name: str, container_id: str, output: str) -> None:
+    def _fail_if_stopped(
+        info: dict[str, Any], restarts: int, name: str, container_id: str, output: str
+    ) -> None:
+        """Fail on an exit, and on a crash that the restart policy is reviving (a crash loop)."""
+        state = info.get("State") or {}
+        code = int(state.get("ExitCode") or 0)
+        health = _last_health(state.get("Health") or {}) or output
         if state.get("Status") in ("exited", "dead"):
-            code = int(state.get("ExitCode") or 0)
             raise WaitFailure(
-                name,
-                container_id,
-                f"exited with code {code}",
-                exit_code=code,
-                health_output=_last_health(state.get("Health") or {}) or output,
+                name, container_id, f"exited with code {code}", exit_code=code, health_output=health
             )
+        count = int(info.get("RestartCount") or 0)
+        if state.get("Status") == "restarting":
+            reason = f"exited with code {code} and is being restarted"
+            raise WaitFailure(name, container_id, reason, exit_code=code, health_output=health)
+        if count > restarts:
+            reason = f"crashed and was restarted by its restart policy (restart count {count})"
+            raise WaitFailure(name, container_id, reason, health_output=health)
 
 
 def _last_health(health: dict[str, Any]) -> str:

@@ -102,7 +102,10 @@ class LiveProgress(Progress):
 
         self.terminal = terminal
         self._lock = threading.Lock()
-        self._rows: dict[str, list[Any]] = {s: ["waiting", "", time.monotonic()] for s in services}
+        # service -> [state, detail, since (entered the state), began (first work), took (when done)]
+        self._rows: dict[str, list[Any]] = {
+            s: ["waiting", "", time.monotonic(), None, None] for s in services
+        }
         self._live = Live(
             get_renderable=self._render, console=terminal.err, refresh_per_second=8, transient=False
         )
@@ -122,8 +125,9 @@ class LiveProgress(Progress):
         now = time.monotonic()
         with self._lock:
             rows = [(s, *r) for s, r in self._rows.items()]
-        for service, state, detail, since in rows:
+        for service, state, detail, since, _began, took in rows:
             mark: Any
+            clock = took if took is not None else now - since
             if state in DONE:
                 mark = Text(
                     "x" if state in ("failed", "skipped", "interrupted") else "✓", style=STYLES[state]
@@ -135,17 +139,20 @@ class LiveProgress(Progress):
                 Text(service, style="bold"),
                 Text(state, style=STYLES.get(state, "")),
                 Text(detail, style="dim"),
-                Text(f"{now - since:.1f}s", style="dim"),
+                Text(f"{clock:.1f}s", style="dim"),
             )
         return table
 
     def set(self, service: str, state: str, detail: str = "") -> None:
+        now = time.monotonic()
         with self._lock:
-            row = self._rows.get(service)
-            if row is not None and row[0] == state:
-                row[1] = detail
-            else:
-                self._rows[service] = [state, detail, time.monotonic()]
+            row = self._rows.setdefault(service, ["waiting", "", now, None, None])
+            if row[0] != state:
+                row[0], row[2] = state, now
+            row[1] = detail
+            if row[3] is None and state != "waiting":
+                row[3] = now
+            row[4] = now - (row[3] or now) if state in DONE else None
 
     def line(self, service: str, text: str) -> None:
         with self._lock:

@@ -498,3 +498,23 @@ def test_json_result(cli: Cli, project: ComposeProject) -> None:
     assert data["project"] == project.name
     assert data["services"]["web"]["containers"][0]["name"] == f"{project.name}-web-1"
     assert data["services"]["web"]["containers"][0]["action"] == "create"
+
+
+@pytest.mark.docker
+def test_crash_looping_dependency_fails_fast(cli: Cli, project: ComposeProject) -> None:
+    project.write(
+        {
+            "db": service(
+                ["sh", "-c", "echo crashing; sleep 0.3; exit 2"],
+                restart="always",
+                healthcheck={"test": "test -f /never"},
+            ),
+            "web": service("sleep 1000", depends_on={"db": {"condition": "service_healthy"}}),
+        }
+    )
+    start = time.monotonic()
+    result = cli(*project.args("up", "--timeout", "60"))
+    assert result.exit_code == 1
+    assert time.monotonic() - start < 30
+    assert "exited with code 2 and is being restarted" in result.stderr or "was restarted" in result.stderr
+    assert "crashing" in result.stderr

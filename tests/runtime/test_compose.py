@@ -376,3 +376,18 @@ def test_missing_compose_file(tmp_path: Path) -> None:
 )
 def test_normalise_ref(ref: str, expected: str) -> None:
     assert normalise_ref(ref) == expected
+
+
+def test_yaml_1_2_scalars_as_compose_reads_them(tmp_path: Path) -> None:
+    # PyYAML's YAML 1.1 would read 80:80 as the base-60 integer 4880 and `no` as false.
+    (tmp_path / "compose.yaml").write_text(
+        "name: demo\nservices:\n  web:\n    image: x\n    ports: [80:80, 127.0.0.1:8080:8080]\n"
+        "    restart: no\n    labels: {built: 2024-01-01, flag: yes}\n    deploy: {replicas: 2}\n"
+    )
+    from archgen.runtime.compose import load_project
+
+    web = load_project(tmp_path, environ={}).services["web"]
+    assert web.ports == (PortMapping(80, 80), PortMapping(8080, 8080, "127.0.0.1"))
+    assert web.restart == "no"
+    assert web.labels == {"built": "2024-01-01", "flag": "yes"}
+    assert web.replicas == 2

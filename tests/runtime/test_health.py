@@ -126,3 +126,18 @@ def test_running() -> None:
     waiter(FakeEngine([{"Status": "exited", "ExitCode": 0}])).running("c1", "job", job=True)
     with pytest.raises(WaitFailure, match="exited with code 0"):
         waiter(FakeEngine([{"Status": "exited", "ExitCode": 0}])).running("c1", "web", job=False)
+
+
+def test_crash_loop_fails_fast() -> None:
+    class Restarting(FakeEngine):
+        def inspect(self, container_id: str) -> dict[str, Any]:
+            info = super().inspect(container_id)
+            info["RestartCount"] = 0 if self.inspections == 1 else 1
+            return info
+
+    engine = Restarting([RUNNING, {"Status": "running", "ExitCode": 1, "Health": {"Status": "starting"}}])
+    with pytest.raises(WaitFailure) as caught:
+        waiter(engine).healthy("c1", "p-db-1")
+    assert caught.value.reason == "crashed and was restarted by its restart policy (restart count 1)"
+    with pytest.raises(WaitFailure, match="is being restarted"):
+        waiter(FakeEngine([{"Status": "restarting", "ExitCode": 2}])).running("c1", "web", job=False)
