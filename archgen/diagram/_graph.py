@@ -375,7 +375,8 @@ def _apply_states(nodes: list[DiagramNode], states: Mapping[str, object]) -> lis
     ids = frozenset(n.id for n in nodes)
     collected: dict[str, list[object]] = {}
     for service, value in states.items():
-        node_id = node_for_service(service, ids)
+        node_id = node_for_service(service, ids) or (
+            f"svc:{service}" if f"svc:{service}" in ids else None)
         if node_id is None:
             continue
         values = list(value) if isinstance(value, list) else [value]

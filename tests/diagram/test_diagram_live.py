@@ -131,3 +131,11 @@ def test_an_unreachable_engine_is_a_docker_unavailable_error() -> None:
 
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
         live_states("shop", Refusing)
+
+
+def test_services_only_compose_knows_get_their_state_too() -> None:
+    from archgen.diagram import parse_compose
+
+    compose = parse_compose({"services": {"mailpit": {"ports": ["8025:8025"]}}})
+    diagram = build_diagram(example("mvc"), compose=compose, states={"mailpit": RUNNING})
+    assert {n.id: n.status for n in diagram.nodes}["svc:mailpit"] == "up"
