@@ -253,18 +253,14 @@ class _Staging:
 
 
 def _mermaid(architecture: Architecture) -> str:
-    try:
-        from archgen.diagram import render_diagram  # type: ignore[attr-defined]
-    except ImportError:  # until the diagram package lands
-        return ""
+    from archgen.diagram import render_diagram
+
     return str(render_diagram(architecture, "mermaid"))
 
 
 def _diagram_files(architecture: Architecture) -> dict[str, bytes]:
-    try:
-        from archgen.diagram import project_files  # type: ignore[attr-defined]
-    except ImportError:  # until the diagram package lands
-        return {}
+    from archgen.diagram import project_files
+
     return dict(project_files(architecture))
 
 
