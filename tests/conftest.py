@@ -11,6 +11,18 @@ from tests.helpers import CliResult, run_cli
 from tests.servers import mariadb_server, postgres_server, redis_server  # noqa: F401  (fixtures)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden files from the current output instead of comparing")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--update-golden"):
+        import os
+
+        os.environ["ARCHGEN_UPDATE_GOLDEN"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing a test does may read or write the developer's own config.
