@@ -22,6 +22,8 @@ from archgen.runtime.parallel import run_all
 from archgen.runtime.plan import ObservedContainer
 from archgen.runtime.progress import Progress
 
+RUNNING = ("running", "restarting", "paused")
+
 
 @dataclass
 class DownResult:
@@ -71,37 +73,46 @@ def down(
             f"{', '.join(result.kept)}; `archgen down --remove-orphans` removes them"
         )
 
-    def remove(containers: list[ObservedContainer], grace: float | None) -> None:
-        def one(container: ObservedContainer) -> None:
-            if cancel.is_set():
-                return
-            engine.stop(container.id, grace)
-            engine.remove(container.id)
-            with lock:
-                result.containers.append(container.name)
-
+    def each(containers: list[ObservedContainer], action: Callable[[ObservedContainer], None]) -> None:
         if len(containers) == 1:
-            one(containers[0])
+            action(containers[0])
         elif containers:
             with ThreadPoolExecutor(max_workers=len(containers)) as pool:
-                list(pool.map(one, containers))
+                list(pool.map(action, containers))
+
+    def remove_one(container: ObservedContainer) -> None:
+        engine.remove(container.id)
+        with lock:
+            result.containers.append(container.name)
+
+    def remove(containers: list[ObservedContainer], grace: float | None) -> None:
+        each(containers, lambda c: None if cancel.is_set() else engine.stop(c.id, grace))
+        each(containers, remove_one)
 
     done = {name: threading.Event() for name in project.services}
 
     def service_task(name: str) -> None:
+        # A service's dependencies may stop as soon as it has stopped; removal runs meanwhile.
+        containers = by_service.get(name, [])
+        stopped = False
         try:
-            for dependant in project.dependants(name):
-                while not done[dependant].wait(0.05):
-                    if cancel.is_set():
-                        return
-            containers = by_service.get(name, [])
+            # A service with nothing running (a finished job) has nothing to stop: no need to wait.
+            if any(c.state in RUNNING for c in containers):
+                for dependant in project.dependants(name):
+                    while not done[dependant].wait(0.05):
+                        if cancel.is_set():
+                            return
             if containers and not cancel.is_set():
                 progress.set(name, "stopping", ", ".join(c.name for c in containers))
-                service = project.services[name]
-                remove(containers, timeout if timeout is not None else service.stop_grace_period)
-                progress.set(name, "removed")
+                grace = timeout if timeout is not None else project.services[name].stop_grace_period
+                each(containers, lambda c: engine.stop(c.id, grace))
+                stopped = True
         finally:
             done[name].set()
+        if stopped:
+            progress.set(name, "removing")
+            each(containers, remove_one)
+            progress.set(name, "removed")
 
     tasks: dict[str, Callable[[], None]] = {name: partial(service_task, name) for name in project.services}
     if extra:

@@ -71,7 +71,7 @@ def test_down_stops_dependants_first(cli: Cli, project: ComposeProject, docker_e
     result = cli(*project.args("down"))
     assert result.exit_code == 0
     assert time.monotonic() - start < 10
-    lines = [line for line in result.stderr.splitlines() if line.endswith(": removed")]
+    lines = [line for line in result.stderr.splitlines() if ": stopping" in line]
     order = [line.split(":")[0] for line in lines]
     assert order.index("proxy") < order.index("app") < order.index("db")
     assert project.containers() == {}
