@@ -122,14 +122,14 @@ def measure(root: Path, rounds: int) -> dict[str, Any]:
     project = load_project(root, name=ours)
     expected = sum(project.services[s].replicas for s in project.active)
     print(f"project {root}: {len(project.active)} services, {expected} containers", file=sys.stderr)
-    print("warm-up: archgen up --wait (builds images if needed), then down", file=sys.stderr)
-    run([*archgen, "up", "--wait", *target], quiet=False)
-    run([*archgen, "down", *target])
     results: dict[str, list[float]] = {k: [] for k in ("a_ours", "a_theirs", "b_ours", "c_ours", "c_theirs")}
     with tempfile.TemporaryDirectory() as tmp:
         file = Path(tmp) / "compose-v1.yaml"
         compose_v1_file(root, theirs, file)
         try:
+            print("warm-up: archgen up --wait (builds images if needed), then down", file=sys.stderr)
+            run([*archgen, "up", "--wait", *target], quiet=False)
+            run([*archgen, "down", *target])
             for number in range(1, rounds + 1):
                 print(f"round {number}/{rounds}", file=sys.stderr)
                 results["a_ours"].append(run([*archgen, "up", "--wait", *target]))
