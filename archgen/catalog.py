@@ -252,8 +252,12 @@ CATALOG: dict[str, Component] = {
             image="rabbitmq:3.13.7-management-alpine",
             ports={"amqp": 5672, "management": 15672},
             protocol="AMQP",
-            healthcheck=Healthcheck(("CMD", "rabbitmq-diagnostics", "-q", "ping"),
-                                    timeout="10s", start_period="30s"),
+            # `ping` passes before the listeners open; and probing as root before the first
+            # boot writes a root-owned Erlang cookie that crashes the broker.
+            healthcheck=Healthcheck(
+                _sh("test -e /var/lib/rabbitmq/.erlang.cookie && "
+                    "rabbitmq-diagnostics -q check_port_connectivity"),
+                timeout="10s", start_period="30s"),
             data_path="/var/lib/rabbitmq",
             env=("RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"),
             user="rabbitmq",
