@@ -22,6 +22,16 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# Options shared by the commands that act on a rendered project (one definition each).
+PROJECT_DIR_OPTION = typer.Option(
+    None, "-C", "--project-dir", help="The project directory (default: the current one).",
+    show_default=False,
+)
+PROJECT_NAME_OPTION = typer.Option(
+    None, "-p", "--project-name",
+    help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
+)
+
 # Set by the root callback; commands read it rather than building their own.
 terminal = Terminal()
 

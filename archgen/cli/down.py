@@ -6,24 +6,13 @@ from pathlib import Path
 
 import typer
 
-from archgen.cli._app import app, terminal
+from archgen.cli._app import PROJECT_DIR_OPTION, PROJECT_NAME_OPTION, app, terminal
 
 
 @app.command()
 def down(
-    project_dir: Path | None = typer.Option(
-        None,
-        "-C",
-        "--project-dir",
-        help="The project directory (default: the current one).",
-        show_default=False,
-    ),
-    project_name: str | None = typer.Option(
-        None,
-        "-p",
-        "--project-name",
-        help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
-    ),
+    project_dir: Path | None = PROJECT_DIR_OPTION,
+    project_name: str | None = PROJECT_NAME_OPTION,
     volumes: bool = typer.Option(False, "--volumes", "-v", help="Also remove the project's named volumes."),
     remove_orphans: bool = typer.Option(
         False, "--remove-orphans", help="Also remove containers of services no longer in compose.yaml."

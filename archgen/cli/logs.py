@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from archgen.cli._app import app, terminal
+from archgen.cli._app import PROJECT_DIR_OPTION, PROJECT_NAME_OPTION, app, terminal
 
 PALETTE = ("36", "35", "32", "33", "34", "91", "96", "95", "92", "93")
 
@@ -16,19 +16,8 @@ def logs(
     services: list[str] = typer.Argument(
         None, help="Only these services (default: all).", show_default=False
     ),
-    project_dir: Path | None = typer.Option(
-        None,
-        "-C",
-        "--project-dir",
-        help="The project directory (default: the current one).",
-        show_default=False,
-    ),
-    project_name: str | None = typer.Option(
-        None,
-        "-p",
-        "--project-name",
-        help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
-    ),
+    project_dir: Path | None = PROJECT_DIR_OPTION,
+    project_name: str | None = PROJECT_NAME_OPTION,
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Keep following, including containers created later."
     ),

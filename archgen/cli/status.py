@@ -6,24 +6,13 @@ from pathlib import Path
 
 import typer
 
-from archgen.cli._app import app, terminal
+from archgen.cli._app import PROJECT_DIR_OPTION, PROJECT_NAME_OPTION, app, terminal
 
 
 @app.command()
 def status(
-    project_dir: Path | None = typer.Option(
-        None,
-        "-C",
-        "--project-dir",
-        help="The project directory (default: the current one).",
-        show_default=False,
-    ),
-    project_name: str | None = typer.Option(
-        None,
-        "-p",
-        "--project-name",
-        help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
-    ),
+    project_dir: Path | None = PROJECT_DIR_OPTION,
+    project_name: str | None = PROJECT_NAME_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list on stdout."),
 ) -> int:
     """Show each container of the project: service, container, state, health, published ports, uptime.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from archgen.cli._app import app, terminal
+from archgen.cli._app import PROJECT_DIR_OPTION, PROJECT_NAME_OPTION, app, terminal
 
 
 class PullPolicy(StrEnum):
@@ -20,19 +20,8 @@ class PullPolicy(StrEnum):
 
 @app.command()
 def up(
-    project_dir: Path | None = typer.Option(
-        None,
-        "-C",
-        "--project-dir",
-        help="The project directory (default: the current one).",
-        show_default=False,
-    ),
-    project_name: str | None = typer.Option(
-        None,
-        "-p",
-        "--project-name",
-        help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
-    ),
+    project_dir: Path | None = PROJECT_DIR_OPTION,
+    project_name: str | None = PROJECT_NAME_OPTION,
     wait: bool = typer.Option(
         False, "--wait", help="Wait until every service is healthy (or running, or completed)."
     ),
