@@ -193,3 +193,52 @@ def test_mongodb_variant_imports_and_passes_its_unit_tests(
             "\nMongoDB variant: imported and unit-tested only"
             f" ({counts['passed']} unit tests passed) — no MongoDB server is available here"
         )
+
+
+def _python312() -> str | None:
+    import glob
+    import shutil
+
+    # pyenv's own builds first: its `python3.12` shim on PATH fails unless 3.12 is selected.
+    candidates = sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python3.12"))
+    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))
+    if candidates:
+        return candidates[-1]
+    found = shutil.which("python3.12")
+    return found if found and "/shims/" not in found else None
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("project", ["postgres"], indirect=True)
+def test_generated_suite_passes_on_python_312(
+    project: Project, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # The host runs 3.11 (the other tests); the official image runs 3.12: prove both.
+    interpreter = _python312()
+    if interpreter is None:
+        if os.environ.get("CI"):
+            pytest.fail("no Python 3.12 interpreter (python3.12 or pyenv 3.12) on this machine")
+        pytest.skip("no Python 3.12 interpreter here (python3.12 or pyenv 3.12)")
+    venv = tmp_path / "venv312"
+    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "-r", "requirements.txt", "-r", "requirements-dev.txt"],
+        cwd=project.app, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version == "(3, 12)"
+    database_url: str = request.getfixturevalue("postgres_server")
+    redis_url: str = request.getfixturevalue("redis_server")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
+    environ.update(APP_DB_ENGINE="postgres", APP_DATABASE_URL=database_url,
+                   APP_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/3", PYTHONPATH="src",
+                   PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([python, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"],
+                            cwd=project.app, env=environ, capture_output=True, text=True,
+                            timeout=SUITE_TIMEOUT, check=False)
+    lines = result.stdout.strip().splitlines()
+    counts = {kind: int(n) for n, kind in SUMMARY.findall(lines[-1] if lines else "")}
+    _assert_all_passed(result, counts)
