@@ -250,20 +250,66 @@ def _resolve_mvc(spec: dict[str, Any]) -> Architecture:
 
 
 def _resolve_scaled(spec: dict[str, Any]) -> Architecture:
+    sentinel_port = 26379
     balancer = _merged(spec, "load_balancer")
     app_block = _merged(spec, "app")
     replicas = int(app_block["replicas"])
     app = _app_context(spec)
     app["replicas"] = replicas
     app["weights"] = list(app_block.get("weights") or [1] * replicas)
+    # One compose service per replica (`app-1` …), so every load balancer can name,
+    # weigh and health-check each one, and `archgen status` lists each.
+    app["instances"] = [f"app-{n}" for n in range(1, replicas + 1)]
     database, cache = _data_context(spec)
     members = int(_merged(spec, "database")["replicas"])
+    if database["engine"] == "mysql":
+        members = 1  # the scaled blueprint replicates MongoDB and PostgreSQL, not MySQL
     database["replicas"] = members
+    database["members"] = [f"db-{n}" for n in range(1, members + 1)]
+    database["primary"] = database["members"][0]
+    database["standbys"] = database["members"][1:]
+    database["service"] = database["primary"]
+    if database["engine"] == "mongodb":
+        database["replica_set"] = "rs0"
+        database["init_service"] = "db-init"
+        # The first member is preferred as primary; any member can be elected.
+        database["priorities"] = [2] + [1] * (members - 1)
+    else:
+        database["replication_user"] = "replicator"
+    if cache["sentinel"]:
+        cache["nodes"] = ["redis-1", "redis-2"]
+        cache["service"] = cache["nodes"][0]
+        cache["sentinels"] = [f"sentinel-{n}" for n in range(1, 4)]
+        cache["sentinel_port"] = sentinel_port
+        cache["master_name"] = "mymaster"
+        cache["quorum"] = 2  # of three sentinels: one may be lost
+        cache["down_after_ms"] = 3000
+        cache["failover_timeout_ms"] = 10000
+        # Healthy once this sentinel sees a quorum able to authorise a failover.
+        cache["sentinel_healthcheck"] = {
+            **cache["healthcheck"],
+            "test": ["CMD-SHELL", 'REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli -h 127.0.0.1 '
+                     f"-p {sentinel_port} sentinel ckquorum mymaster | grep -q '^OK'"],
+        }
     lb_ctx = _edge_block("load_balancer", balancer, "lb", {"host": "app", "port": APP_PORT})
     lb_ctx["algorithm"] = balancer["algorithm"]
+    # A replica that does not accept a connection within a second is skipped for the next.
+    lb_ctx["timeouts"]["connect"] = 1
+    # How the load balancer watches its replicas: an active probe of each replica's
+    # liveness path every `interval_ms`; `fall` failures in a row take it out, `rise`
+    # successes bring it back. Where only passive checks exist (nginx), a replica that
+    # failed `max_fails` times is skipped for `fail_timeout_s`. Idempotent requests
+    # that fail on one replica are retried on up to `retries` others.
+    lb_ctx["health"] = {"path": "/healthz", "interval_ms": 1000, "timeout_ms": 1000, "fall": 2,
+                        "rise": 2, "max_fails": 1, "fail_timeout_s": 5, "retries": 2}
+    lb_ctx["upstreams"] = [
+        {"name": name, "host": name, "port": APP_PORT, "weight": weight}
+        for name, weight in zip(app["instances"], app["weights"], strict=True)
+    ]
     entry = CATALOG[balancer["kind"]]
     db_label = (f"{database['engine']} replica set ×{members}" if database["engine"] == "mongodb"
-                else f"{database['engine']} primary + {members - 1} replica(s)")
+                else f"{database['engine']} primary + {members - 1} replica(s)"
+                if members > 1 else database["engine"])
     nodes: list[Node] = [
         _catalog_node("lb", balancer["kind"], "load_balancer", "edge",
                       f"{balancer['kind']} load balancer ({balancer['algorithm']})",
@@ -271,7 +317,8 @@ def _resolve_scaled(spec: dict[str, Any]) -> Architecture:
         Node("app", "python", "app", "application", f"app ×{replicas}", app["image"],
              (Port("http", APP_PORT),), replicas=replicas),
         _catalog_node("db", database["engine"], "database", "data", db_label, replicas=members,
-                      group="replica set" if database["engine"] == "mongodb" else "replication"),
+                      group="replica set" if database["engine"] == "mongodb"
+                      else "replication" if members > 1 else None),
     ]
     edges = [
         Edge("lb", "app", "HTTP", APP_PORT),
@@ -286,9 +333,9 @@ def _resolve_scaled(spec: dict[str, Any]) -> Architecture:
                                    replicas=2, group="sentinel"))
         nodes.append(_catalog_node("sentinel", "redis", "sentinel", "platform", "redis sentinel ×3",
                                    replicas=3, group="sentinel",
-                                   ports=(Port("sentinel", 26379),)))
+                                   ports=(Port("sentinel", sentinel_port),)))
         edges.append(Edge("sentinel", "redis", "RESP", cache["port"]))
-        edges.append(Edge("app", "sentinel", "RESP", 26379))
+        edges.append(Edge("app", "sentinel", "RESP", sentinel_port))
     else:
         nodes.append(_catalog_node("redis", "redis", "cache", "data", "redis"))
     context = {"name": spec["name"], "architecture": "scaled", "archgen_version": __version__,

@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from redis import Redis
 from starlette.concurrency import run_in_threadpool
 
 from app.blueprint import ENTITIES
@@ -18,6 +17,7 @@ from app.logs import configure_logging
 from app.middleware import RateLimitMiddleware, RequestContextMiddleware
 from app.models import DatabaseUnavailable, open_store
 from app.ratelimit import RateLimiter, redis_counter
+from app.redis_client import open_redis
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Nothing connects until start-up or the first request."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
-    )
+    redis = open_redis(settings)
     context = AppContext(
         settings=settings,
-        store=open_store(settings.db_engine, settings.database_url, ENTITIES),
+        store=open_store(
+            settings.db_engine, settings.database_url, ENTITIES, read_url=settings.database_read_url
+        ),
         redis=redis,
         cache=ResponseCache(redis, settings.cache_ttl_seconds, prefix=settings.name),
     )

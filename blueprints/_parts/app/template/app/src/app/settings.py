@@ -25,12 +25,19 @@ class Settings:
     name: str
     db_engine: str
     database_url: str
-    redis_url: str
+    redis_url: str | None
+    """None when Redis is found through sentinels (redis_sentinels)."""
     rate_limit_requests: int
     rate_limit_window_seconds: int
     cache_ttl_seconds: int
     log_level: str
     instance_id: str
+    database_read_url: str | None = None
+    """Where lists are read (PostgreSQL standbys); None: everything from database_url."""
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    """Sentinels to ask for the current Redis primary; empty: redis_url names the server."""
+    redis_master: str = "mymaster"
+    redis_password: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -63,9 +70,20 @@ class Settings:
                 f"APP_DATABASE_URL must start with {' or '.join(URL_SCHEMES[engine])}"
                 f" for APP_DB_ENGINE={engine}"
             )
-        redis_url = text("APP_REDIS_URL")
-        if not redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("APP_REDIS_URL must start with redis://, rediss:// or unix://")
+        read_url = env.get("APP_DATABASE_READ_URL", "").strip() or None
+        if read_url is not None:
+            if engine != "postgres":
+                raise SettingsError("APP_DATABASE_READ_URL is only supported for APP_DB_ENGINE=postgres")
+            if not read_url.startswith(URL_SCHEMES[engine]):
+                raise SettingsError(
+                    f"APP_DATABASE_READ_URL must start with {' or '.join(URL_SCHEMES[engine])}"
+                )
+        sentinels = _sentinels(env.get("APP_REDIS_SENTINELS", ""))
+        redis_url: str | None = None
+        if not sentinels:
+            redis_url = text("APP_REDIS_URL")
+            if not redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise SettingsError("APP_REDIS_URL must start with redis://, rediss:// or unix://")
         log_level = text("APP_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"APP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
@@ -81,4 +99,23 @@ class Settings:
             cache_ttl_seconds=positive("APP_CACHE_TTL_SECONDS", blueprint.CACHE_TTL_SECONDS),
             log_level=log_level,
             instance_id=text("APP_INSTANCE_ID", socket.gethostname()),
+            database_read_url=read_url,
+            redis_sentinels=sentinels,
+            redis_master=text("APP_REDIS_MASTER", "mymaster"),
+            redis_password=env.get("APP_REDIS_PASSWORD", "").strip() or None,
         )
+
+
+def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,host:port` (APP_REDIS_SENTINELS) as (host, port) pairs; "" gives none."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(
+                f"APP_REDIS_SENTINELS must be host:port pairs separated by commas, got {item!r}"
+            )
+        found.append((host, int(port)))
+    return tuple(found)

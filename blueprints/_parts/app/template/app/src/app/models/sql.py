@@ -39,6 +39,11 @@ class Dialect(ABC):
     def schema_statements(self, entity: Entity) -> list[str]:
         """Idempotent DDL creating the entity's table and indexes."""
 
+    position_query: ClassVar[str | None] = None
+    """On the primary: its current write position (None: no read replicas for this engine)."""
+    caught_up_query: ClassVar[str] = ""
+    """On a read connection, with that position: true if it may answer (caught up, or primary)."""
+
     def encode(self, field: Field, value: Any) -> Any:
         if value is None:
             return None
@@ -71,6 +76,14 @@ class Postgres(Dialect):
         "id": "CHAR(32)",
         "created": "TIMESTAMPTZ",
     }
+
+    # A standby that has replayed the primary's WAL up to the position read at the start
+    # of the request has every write committed before it; a primary (prefer-standby falls
+    # back to it) always has.
+    position_query: ClassVar[str | None] = "SELECT pg_current_wal_lsn()::text"
+    caught_up_query: ClassVar[str] = (
+        "SELECT NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= %s::pg_lsn"
+    )
 
     def __init__(self) -> None:
         import psycopg
@@ -257,7 +270,7 @@ class SqlRepository(Repository):
 
     def list(self, limit: int, offset: int) -> tuple[list[Record], int]:
         created = self._store.dialect.quote(CREATED)
-        with self._store.cursor() as cur:
+        with self._store.read_cursor() as cur:
             cur.execute(f"SELECT COUNT(*) FROM {self._table}")
             total = int(cur.fetchone()[0])
             cur.execute(
@@ -314,12 +327,31 @@ class SqlRepository(Repository):
 
 
 class SqlStore(Store):
-    def __init__(self, engine: str, url: str, entities: tuple[Entity, ...]):
+    """Tables on one primary; with `read_url`, lists are read from a standby.
+
+    Read/write split with read-your-writes: writes, and reads by id (what a client does
+    right after writing), go to the primary. A list goes to a read connection (a standby,
+    or the primary when no standby answers) only once that connection has replayed
+    everything the primary had committed when the list was asked for; otherwise, or if
+    no read connection can be had, the list is read from the primary. So a list never
+    misses a write that finished before it was requested, and the cached copy of a list
+    is never older than the write that invalidated the cache.
+    """
+
+    REPLICA_WAIT = (0.0, 0.01, 0.02, 0.05)
+    """Seconds to wait before each look at a lagging standby, before using the primary."""
+
+    def __init__(
+        self, engine: str, url: str, entities: tuple[Entity, ...], read_url: str | None = None
+    ):
         if engine not in DIALECTS:
             raise ValueError(f"unknown SQL engine {engine!r}")
         self.dialect = DIALECTS[engine]()
+        if read_url is not None and self.dialect.position_query is None:
+            raise ValueError(f"read replicas are not supported for {engine}")
         self._entities = entities
         self._pool = Pool(self.dialect, url)
+        self._reads = Pool(self.dialect, read_url) if read_url is not None else None
         self._repositories = {entity.name: SqlRepository(self, entity) for entity in entities}
         self._schema_lock = threading.Lock()
         self._schema_ready = False
@@ -343,6 +375,37 @@ class SqlStore(Store):
         with self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
 
+    @contextmanager
+    def read_cursor(self) -> Iterator[Any]:
+        """A cursor for a read that may be served by a caught-up standby (see the class)."""
+        if self._reads is not None and self.dialect.position_query is not None:
+            self._ensure_schema()
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                cur.execute(self.dialect.position_query)
+                position = cur.fetchone()[0]
+            inside = False
+            try:
+                with self._reads.connection() as conn, conn.cursor() as cur:
+                    if self._caught_up(cur, position):
+                        inside = True
+                        yield cur
+                        return
+                log.info("read replica behind the primary; reading from the primary")
+            except DatabaseUnavailable as exc:
+                if inside:
+                    raise
+                log.warning("read replica unavailable; reading from the primary", extra={"error": str(exc)})
+        with self.cursor() as cur:
+            yield cur
+
+    def _caught_up(self, cur: Any, position: str) -> bool:
+        for pause in self.REPLICA_WAIT:
+            time.sleep(pause)
+            cur.execute(self.dialect.caught_up_query, (position,))
+            if cur.fetchone()[0]:
+                return True
+        return False
+
     def check(self) -> None:
         with self.cursor() as cur:
             cur.execute("SELECT 1")
@@ -353,3 +416,5 @@ class SqlStore(Store):
 
     def close(self) -> None:
         self._pool.close()
+        if self._reads is not None:
+            self._reads.close()
