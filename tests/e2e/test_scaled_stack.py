@@ -148,11 +148,15 @@ class Stack:
         """
         started = time.monotonic()
         while time.monotonic() - started < limit:
-            if self.kind == "envoy":
-                if self.envoy_healthy_hosts() == len(REPLICAS):
+            # nginx and HAProxy count a replica as up until it fails; Envoy adds each
+            # replica once its name resolved and it passed a health check (admin API).
+            if self.kind != "envoy" or self.envoy_healthy_hosts() == len(REPLICAS):
+                if self.algorithm != "ip_hash":
+                    if set(_spread(self, 6)) == set(REPLICAS):
+                        break
+                else:  # one client sees one replica: give Envoy's hosts time to settle
+                    time.sleep(2.0 if self.kind == "envoy" else 0.0)
                     break
-            elif self.algorithm == "ip_hash" or set(_spread(self, 6)) == set(REPLICAS):
-                break  # nginx and HAProxy count a replica as up until it fails
             time.sleep(0.2)
         else:
             raise AssertionError(f"not every replica in rotation after {limit:.0f}s")
