@@ -151,30 +151,16 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
         product_id = created.json()["id"]
         assert client.get(f"/api/products/{product_id}").json()["title"] == "lamp"
         table = "products"
-        assert (
-            _db_value(
-                docker_client,
-                stack_dir,
-                name,
-                database,
-                f"SELECT title FROM {table} WHERE id = '{product_id}'",
-            )
-            == "lamp"
-        )
+
+        def stored(sql: str) -> str:
+            return _db_value(docker_client, stack_dir, name, database, sql)
+
+        assert stored(f"SELECT title FROM {table} WHERE id = '{product_id}'") == "lamp"
         put = client.put(
             f"/api/products/{product_id}", json={"title": "desk lamp", "price": 12.0, "tags": ["a", "b"]}
         )
         assert put.status_code == 200, put.text
-        assert (
-            _db_value(
-                docker_client,
-                stack_dir,
-                name,
-                database,
-                f"SELECT title FROM {table} WHERE id = '{product_id}'",
-            )
-            == "desk lamp"
-        )
+        assert stored(f"SELECT title FROM {table} WHERE id = '{product_id}'") == "desk lamp"
         invalid = client.post("/api/products", json={"title": "x", "price": "cheap"})
         assert invalid.status_code == 422
         assert any(err["loc"][-1] == "price" for err in invalid.json()["detail"])
@@ -193,16 +179,7 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
         doomed_id = doomed.json()["id"]
         assert client.delete(f"/api/products/{doomed_id}").status_code == 204
         assert client.get(f"/api/products/{doomed_id}").status_code == 404
-        assert (
-            _db_value(
-                docker_client,
-                stack_dir,
-                name,
-                database,
-                f"SELECT COUNT(*) FROM {table} WHERE id = '{doomed_id}'",
-            )
-            == "0"
-        )
+        assert stored(f"SELECT COUNT(*) FROM {table} WHERE id = '{doomed_id}'") == "0"
         listing = client.get("/api/products", params={"limit": 10, "offset": 0}).json()
         assert listing["total"] == 1 and listing["items"][0]["id"] == product_id
 
