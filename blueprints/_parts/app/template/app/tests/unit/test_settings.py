@@ -87,3 +87,48 @@ def test_url_must_match_the_engine() -> None:
     other = "mysql" if blueprint.DB_ENGINE != "mysql" else "postgres"
     with pytest.raises(SettingsError, match="APP_DATABASE_URL must start with"):
         Settings.from_env(minimal(APP_DATABASE_URL=URLS[other]))
+
+
+def test_sentinels_replace_the_redis_url() -> None:
+    env = minimal(
+        APP_REDIS_SENTINELS="sentinel-1:26379, sentinel-2:26379,sentinel-3:26380",
+        APP_REDIS_MASTER="primary",
+        APP_REDIS_PASSWORD="secret",
+    )
+    del env["APP_REDIS_URL"]
+    settings = Settings.from_env(env)
+    assert settings.redis_url is None
+    assert settings.redis_sentinels == (
+        ("sentinel-1", 26379),
+        ("sentinel-2", 26379),
+        ("sentinel-3", 26380),
+    )
+    assert (settings.redis_master, settings.redis_password) == ("primary", "secret")
+
+
+def test_without_sentinels_the_redis_url_is_required() -> None:
+    env = minimal()
+    del env["APP_REDIS_URL"]
+    with pytest.raises(SettingsError, match="APP_REDIS_URL"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("bad", ["sentinel-1", "sentinel-1:port", ":26379", "s:70000"])
+def test_malformed_sentinels_are_refused(bad: str) -> None:
+    with pytest.raises(SettingsError, match="APP_REDIS_SENTINELS"):
+        Settings.from_env(minimal(APP_REDIS_SENTINELS=bad))
+
+
+def test_a_read_url_is_for_postgres_only() -> None:
+    read = "postgresql://app:secret@db-2:5432,db-1:5432/app?target_session_attrs=prefer-standby"
+    settings = Settings.from_env(
+        minimal(APP_DB_ENGINE="postgres", APP_DATABASE_URL=URLS["postgres"],
+                APP_DATABASE_READ_URL=read)
+    )
+    assert settings.database_read_url == read
+    assert Settings.from_env(minimal()).database_read_url is None
+    with pytest.raises(SettingsError, match="APP_DATABASE_READ_URL"):
+        Settings.from_env(
+            minimal(APP_DB_ENGINE="mysql", APP_DATABASE_URL=URLS["mysql"],
+                    APP_DATABASE_READ_URL="mysql://app:secret@db-2:3306/app")
+        )
