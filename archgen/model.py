@@ -262,8 +262,6 @@ def _resolve_scaled(spec: dict[str, Any]) -> Architecture:
     app["instances"] = [f"app-{n}" for n in range(1, replicas + 1)]
     database, cache = _data_context(spec)
     members = int(_merged(spec, "database")["replicas"])
-    if database["engine"] == "mysql":
-        members = 1  # the scaled blueprint replicates MongoDB and PostgreSQL, not MySQL
     database["replicas"] = members
     database["members"] = [f"db-{n}" for n in range(1, members + 1)]
     database["primary"] = database["members"][0]

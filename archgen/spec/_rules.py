@@ -117,6 +117,9 @@ class _Checker:
         if isinstance(database, dict):
             members = database.get("replicas", 3)
             engine = database.get("engine", "mongodb")
+            if engine == "mysql":
+                self.add(("database", "engine"), "the scaled architecture has no replicated MySQL",
+                         "use mongodb (a replica set) or postgres (primary + streaming standbys)")
             if engine == "mongodb" and isinstance(members, int) and (members < 3 or members % 2 == 0):
                 self.add(("database", "replicas"),
                          f"a MongoDB replica set of {members} members cannot elect by majority",

@@ -432,11 +432,3 @@ def test_mongodb_init_script_parses_and_is_idempotent(mongo: Path, tmp_path: Pat
     else:
         assert "config" not in result  # rs.initiate was not called
         assert result["log"][0] == "replica set rs0 already initiated"
-
-
-def test_mysql_is_a_single_server_and_says_so(tmp_path: Path) -> None:
-    target = tmp_path / "shop"
-    render_project(scaled_spec("envoy", "round_robin", "mysql"), target)
-    services = _compose(target)["services"]
-    assert "db-1" in services and "db-2" not in services
-    assert "MySQL** (one server)" in (target / "README.md").read_text()

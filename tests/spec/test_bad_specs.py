@@ -29,6 +29,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "latin1.yaml": ("not valid UTF-8", None),
     "list-root.yaml": ("must be a mapping", "1:1"),
     "missing-architecture.yaml": ("missing required key 'architecture'", "1:1"),
+    "mysql-in-scaled.yaml": ("no replicated MySQL", "3:20"),
     "misspelled-engine.yaml": ("did you mean 'postgres'", "4:11"),
     "misspelled-proxy-kind.yaml": ("did you mean 'nginx'", "3:15"),
     "name-not-dns.yaml": ("a DNS label", "1:7"),
