@@ -82,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         terminal.error("interrupted")
         return int(ExitCode.INTERRUPTED)
+    except OSError as error:
+        # Disk full, permission denied, a folder vanished: say which file, not a traceback.
+        if debug:
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        terminal.error(f"{error.strerror or error}{where}")
+        return int(ExitCode.FAILURE)
     except exceptions.ClickException as error:
         if debug:
             raise

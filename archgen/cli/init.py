@@ -35,5 +35,8 @@ def init(
         return
     if output.exists() and not force:
         raise TargetExistsError(f"{output} already exists", hint="pass --force to overwrite it")
+    if not output.parent.is_dir():
+        raise ArgumentError(f"the folder {output.parent} does not exist",
+                            hint="create it first, or choose another --output")
     output.write_text(text, encoding="utf-8")
     terminal.success(f"wrote {output}; next: archgen new {output} -o <dir>")

@@ -30,3 +30,10 @@ def test_init_unknown_architecture_is_bad_input(cli, tmp_path: Path) -> None:  #
     result = cli("init", "--architecture", "serverless", "-o", tmp_path / "x.yaml")
     assert result.exit_code == 2
     assert "unknown architecture" in result.stderr
+
+
+def test_init_into_a_missing_folder_is_bad_input_without_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cli("init", "-o", tmp_path / "missing" / "spec.yaml")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
