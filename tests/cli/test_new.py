@@ -17,7 +17,7 @@ def test_new_without_spec_renders_the_builtin_mvc_example(cli, tmp_path: Path) -
     assert result.exit_code == 0, result.stderr
     assert (target / "archgen.yaml").read_text() == (EXAMPLES / "mvc.yaml").read_text()
     compose = yaml.safe_load((target / "compose.yaml").read_text())
-    assert set(compose["services"]) == {"proxy", "app", "db", "redis"}
+    assert set(compose["services"]) == {"proxy", "app", "db", "redis", "app-test"}
 
 
 def test_new_refuses_a_non_empty_target_without_force(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

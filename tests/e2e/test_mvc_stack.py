@@ -113,6 +113,22 @@ def _labelled(docker_client: Any, name: str) -> tuple[list[str], list[str], list
     return containers, networks, volumes
 
 
+def _the_generated_suite_passes_inside_the_stack(project: Path) -> None:
+    """The project's own tests, as `app-test` (profile test), against its real database and Redis."""
+    archgen("up", "--profile", "test", "--wait", "--timeout", "600", cwd=project)
+    deadline = time.monotonic() + 300
+    while True:
+        rows = [r for r in _status(project).values() if r["service"] == "app-test"]
+        if rows and rows[0]["state"].startswith("exited"):
+            break
+        assert time.monotonic() < deadline, f"app-test did not finish: {rows}"
+        time.sleep(1)
+    logs = archgen("logs", "app-test", "--tail", "5", cwd=project).stdout
+    assert rows[0]["exit_code"] == 0, logs
+    summary = logs.strip().splitlines()[-1]
+    assert " passed" in summary and "skipped" not in summary and "failed" not in summary, logs
+
+
 @pytest.fixture
 def stack_dir(tmp_path: Path) -> Iterator[Path]:
     project = tmp_path / "project"
@@ -216,6 +232,9 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
     with httpx.Client(base_url=base, verify=False, timeout=30) as client:
         kept = client.get(f"/api/products/{product_id}")
         assert kept.status_code == 200 and kept.json()["title"] == "desk lamp"
+
+    if (proxy, database) == ("nginx", "postgres"):
+        _the_generated_suite_passes_inside_the_stack(stack_dir)
 
     # down: nothing labelled remains but the data volumes; --volumes removes those too.
     archgen("down", cwd=stack_dir)

@@ -129,17 +129,24 @@ def test_dockerfile_builds_a_venv_and_runs_as_non_root(project: Project) -> None
         line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
     ]
     froms = [line for line in instructions if line.startswith("FROM ")]
-    assert [line.split()[-1] for line in froms] == ["build", "runtime"]
+    assert [line.split()[-1] for line in froms] == ["build", "runtime", "test"]
     assert froms[0].split()[1] == froms[1].split()[1], "both stages use the same base image"
-    final = instructions[instructions.index(froms[1]):]
-    users = [line.split()[1] for line in final if line.startswith("USER ")]
+    runtime = instructions[instructions.index(froms[1]):instructions.index(froms[2])]
+    users = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0"), users
-    assert "COPY --from=build /opt/venv /opt/venv" in final
-    assert not any("requirements-dev" in line or "pytest" in line for line in instructions)
-    assert any(line.startswith("EXPOSE 8000") for line in final)
-    cmd = next(line for line in final if line.startswith("CMD "))
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    # The image compose runs (target runtime) has no test tools; only the test stage does.
+    assert not any("requirements-dev" in line or "pytest" in line for line in instructions[
+        :instructions.index(froms[2])])
+    assert froms[2].split()[1] == "runtime"
+    test_stage = instructions[instructions.index(froms[2]):]
+    assert test_stage[-1].startswith("CMD ") and "pytest" in test_stage[-1]
+    test_users = [line.split()[1] for line in test_stage if line.startswith("USER ")]
+    assert test_users[-1].split(":")[0] not in ("root", "0"), test_users
+    assert any(line.startswith("EXPOSE 8000") for line in runtime)
+    cmd = next(line for line in runtime if line.startswith("CMD "))
     assert '"--proxy-headers"' in cmd and '"--forwarded-allow-ips=*"' in cmd
-    env = " ".join(line for line in final if line.startswith("ENV ") or line.startswith("PYTHON"))
+    env = " ".join(line for line in runtime if line.startswith("ENV ") or line.startswith("PYTHON"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
 
 

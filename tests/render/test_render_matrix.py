@@ -58,9 +58,15 @@ def test_every_generated_file_parses(project: Path) -> None:
 def test_compose_contract(project: Path) -> None:
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"proxy", "app", "db", "redis"}
+    assert set(services) == {"proxy", "app", "db", "redis", "app-test"}
+    # app-test is the app's own suite, a one-shot job in profile `test`; every long-running
+    # service has a healthcheck.
+    assert services["app-test"]["profiles"] == ["test"]
+    assert services["app-test"]["restart"] == "no"
+    assert services["app-test"]["environment"]["APP_DATABASE_URL"] == (
+        services["app"]["environment"]["APP_DATABASE_URL"])
     for name, service in services.items():
-        assert "healthcheck" in service, name
+        assert "healthcheck" in service or name == "app-test", name
         assert service["deploy"]["resources"]["limits"]["memory"], name
         for dependency in (service.get("depends_on") or {}).values():
             assert dependency["condition"] == "service_healthy"
