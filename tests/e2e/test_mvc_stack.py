@@ -235,6 +235,10 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
 
     if (proxy, database) == ("nginx", "postgres"):
         _the_generated_suite_passes_inside_the_stack(stack_dir)
+        # The generated Makefile's smoke test, as the generated CI runs it.
+        smoke = subprocess.run(["make", "smoke"], cwd=stack_dir, capture_output=True, text=True,
+                               timeout=120, check=False)
+        assert smoke.returncode == 0, smoke.stdout + smoke.stderr
 
     # down: nothing labelled remains but the data volumes; --volumes removes those too.
     archgen("down", cwd=stack_dir)
