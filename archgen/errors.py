@@ -105,6 +105,11 @@ class RenderError(ArchgenError):
 class DriftError(ArchgenError):
     """`new --check` or `diagram --check` found files that differ from a fresh render."""
 
+    def __init__(self, message: str, *, hint: str | None = None,
+                 details: dict[str, object] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.details = details or {}  # machine-readable form, for --json
+
 
 class ComposeError(UserError):
     """A compose file archgen cannot run: unsupported key, bad interpolation, cycle."""

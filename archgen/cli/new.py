@@ -40,7 +40,7 @@ def new(
             result = renderer.check()
         except DriftError as error:
             if as_json:
-                terminal.json({"drift": True, **error.result.as_dict()})  # type: ignore[attr-defined]
+                terminal.json({"drift": True, **error.details})
             raise
         if as_json:
             terminal.json({"drift": False, **result.as_dict()})

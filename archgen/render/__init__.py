@@ -113,12 +113,11 @@ class Renderer:
         drifted = [f for f in result.files if f.action != "unchanged"]
         if drifted:
             listing = "\n".join(f"  {f.action:9} {f.path}" for f in drifted)
-            error = DriftError(
+            raise DriftError(
                 f"{len(drifted)} file(s) in {self.target} differ from a fresh render:\n{listing}",
                 hint="re-render with `archgen new --force`, or edit archgen.yaml to match",
+                details=result.as_dict(),
             )
-            error.result = result  # type: ignore[attr-defined]
-            raise error
         return result
 
     # -- steps ---------------------------------------------------------------------
