@@ -42,3 +42,19 @@ def require_images(client: Any, images: list[str]) -> None:
             f"images not present: {', '.join(missing)}; build them with "
             "scripts/standin-images (no registry is reachable here)"
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_images_built_by_e2e_projects() -> Any:
+    # Every e2e project has a fresh name, so its `build:` images would pile up run after run.
+    yield
+    try:
+        import docker
+
+        client = docker.from_env(timeout=120)
+        for image in client.images.list(filters={"label": "io.archgen.project"}):
+            project = (image.labels or {}).get("io.archgen.project", "")
+            if project.startswith("e2e-"):
+                client.images.remove(image.id, force=True)
+    except Exception as error:  # cleanup only: never turn a green run red
+        print(f"note: could not remove e2e images: {error}")
