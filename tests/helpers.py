@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -52,3 +53,16 @@ def mvc_spec(**overrides: Any) -> dict[str, Any]:
         else:
             spec[key] = value
     return spec
+
+
+def in_ci() -> bool:
+    """True when running in CI, where every tool and service a test needs must be there."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Fail in CI (a missing tool there is a missing install step); elsewhere skip, saying why."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI must provide it: .ci/run installs and starts what tests need)",
+                    pytrace=False)
+    pytest.skip(reason)

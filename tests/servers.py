@@ -22,9 +22,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
+
+from tests.helpers import unavailable
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -33,22 +35,13 @@ ATTEMPTS = 3
 """Start attempts: a free port can be taken by someone else before the server binds it."""
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if _in_ci():
-        pytest.fail(f"{reason} (CI=true: .ci/run must install it)", pytrace=False)
-    pytest.skip(reason)
-
 
 def _binary(name: str, package: str, search: tuple[str, ...] = ()) -> str:
     """Path of `name` (on PATH or in `search`), or skip/fail naming the Debian package."""
     found = next((Path(d) / name for d in search if (Path(d) / name).is_file()), None)
     found = found or (Path(which) if (which := shutil.which(name)) else None)
     if found is None:
-        _unavailable(f"{name} not found: install Debian's {package} package")
+        unavailable(f"{name} not found: install Debian's {package} package")
     return str(found)
 
 

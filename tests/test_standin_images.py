@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from archgen.catalog import CATALOG, Component
+from tests.helpers import unavailable
 
 pytestmark = pytest.mark.docker
 
@@ -261,10 +261,7 @@ def docker_client() -> Any:
         client = docker.from_env()
         client.ping()
     except Exception as error:
-        reason = f"no Docker engine reachable ({error.__class__.__name__}: {error})"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must start one")
-        pytest.skip(reason)
+        unavailable(f"no Docker engine reachable ({error.__class__.__name__}: {error})")
     return client
 
 

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
-
-def _unavailable(reason: str) -> None:
-    # CI must have an engine and the images: there a missing one is a failure, never a skip.
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+from tests.helpers import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +17,7 @@ def docker_client() -> Any:
         client = docker.from_env(timeout=120)
         client.ping()
     except Exception as error:  # any failure to reach the engine means "no engine here"
-        _unavailable(f"no Docker engine reachable ({error}); start dockerd or run scripts/test")
+        unavailable(f"no Docker engine reachable ({error}); start dockerd or run scripts/test")
     return client
 
 
@@ -38,7 +32,7 @@ def require_images(client: Any, images: list[str]) -> None:
         except docker.errors.ImageNotFound:
             missing.append(image)
     if missing:
-        _unavailable(
+        unavailable(
             f"images not present: {', '.join(missing)}; build them with "
             "scripts/standin-images (no registry is reachable here)"
         )

@@ -23,6 +23,7 @@ from archgen.errors import DockerUnavailableError
 from archgen.runtime.engine import Engine
 from archgen.runtime.model import LABEL_PROJECT
 from archgen.runtime.plan import ObservedContainer
+from tests.helpers import unavailable
 
 IMAGE = "archgen-test/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -42,10 +43,7 @@ def engine_or_skip() -> Engine:
     try:
         return Engine.connect()
     except DockerUnavailableError as error:
-        reason = f"no Docker engine: {error.message}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must start one")
-        pytest.skip(reason)
+        unavailable(f"no Docker engine: {error.message}")
 
 
 def _ensure_busybox() -> None:
