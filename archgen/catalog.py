@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archgen.variables import (
+    MONGO_ROOT_PASSWORD,
+    MYSQL_PASSWORD,
+    MYSQL_ROOT_PASSWORD,
+    POSTGRES_PASSWORD,
+    REDIS_PASSWORD,
+    EnvValue,
+    Text,
+    text,
+)
+
 
 @dataclass(frozen=True)
 class Healthcheck:
@@ -380,3 +391,37 @@ def component(kind: str) -> Component:
 def images() -> dict[str, str]:
     """Map every kind to its pinned image, for the stand-in builder and the docs."""
     return {kind: entry.image for kind, entry in sorted(CATALOG.items())}
+
+
+# -- what each database engine expects, and the URL the app connects with ----------------------
+# Secrets are `Var` references (their values live in `.env`), never literal values.
+
+def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, EnvValue], ...]:
+    """The variables of the image's entrypoint contract that create the database and its user."""
+    if kind == "postgres":
+        return (("POSTGRES_USER", user), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
+                ("POSTGRES_DB", database))
+    if kind == "mysql":
+        return (("MYSQL_ROOT_PASSWORD", MYSQL_ROOT_PASSWORD), ("MYSQL_DATABASE", database),
+                ("MYSQL_USER", user), ("MYSQL_PASSWORD", MYSQL_PASSWORD))
+    if kind == "mongodb":
+        return (("MONGO_INITDB_ROOT_USERNAME", "root"),
+                ("MONGO_INITDB_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),
+                ("MONGO_INITDB_DATABASE", database))
+    raise KeyError(f"no server environment for {kind}")
+
+
+def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = "") -> Text:
+    """The connection URL the app receives for `kind` at `hosts` (host:port each)."""
+    where = ",".join(hosts)
+    suffix = f"?{query}" if query else ""
+    if kind == "postgres":
+        return text(f"postgresql://{user}:", POSTGRES_PASSWORD, f"@{where}/{database}{suffix}")
+    if kind == "mysql":
+        return text(f"mysql://{user}:", MYSQL_PASSWORD, f"@{where}/{database}{suffix}")
+    if kind == "mongodb":
+        options = "authSource=admin" + (f"&{query}" if query else "")
+        return text("mongodb://root:", MONGO_ROOT_PASSWORD, f"@{where}/{database}?{options}")
+    if kind == "redis":
+        return text("redis://:", REDIS_PASSWORD, f"@{where}/{database}")
+    raise KeyError(f"no connection URL for {kind}")

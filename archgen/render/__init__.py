@@ -13,6 +13,7 @@ from typing import Any
 
 from archgen.errors import BlueprintUnavailableError, DriftError, RenderError, TargetExistsError
 from archgen.model import Architecture, resolve
+from archgen.model.registry import REGISTRY
 from archgen.resources import blueprints_dir
 from archgen.spec import Spec, spec_from_data
 
@@ -25,13 +26,10 @@ _PRIVATE_DIR = "tls"
 
 
 def available_blueprints() -> dict[str, Path]:
-    """Map each architecture to its blueprint folder, if that blueprint renders."""
+    """Map each architecture whose blueprint renders to the blueprint's folder."""
     root = blueprints_dir()
-    return {
-        path.name: path
-        for path in sorted(root.iterdir())
-        if (path / "copier.yml").is_file()
-    }
+    return {name: root / name for name, entry in sorted(REGISTRY.items())
+            if entry.renders and (root / name / "copier.yml").is_file()}
 
 
 def _is_private(relative: Path) -> bool:
@@ -141,13 +139,16 @@ class Renderer:
     def _render_into(self, destination: Path) -> None:
         import copier
 
+        from archgen.render.compose import compose_data
+
         context = dict(self.architecture.context)
         context["diagram_mermaid"] = _mermaid(self.architecture)
-        for template in [self.blueprint, *self._parts()]:
+        context["compose"] = compose_data(self.architecture)
+        for template, folder in [(self.blueprint, "."), *self._parts()]:
             try:
                 copier.run_copy(
                     str(template),
-                    str(destination),
+                    str(destination / folder),
                     data={"arch": context},
                     defaults=True,
                     overwrite=True,
@@ -164,13 +165,10 @@ class Renderer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
 
-    def _parts(self) -> list[Path]:
-        """Sub-blueprints (blueprints/_parts/<name>) the blueprint's `parts` file lists."""
-        listing = self.blueprint / "parts"
-        if not listing.is_file():
-            return []
-        names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines()]
-        return [self.blueprint.parent / "_parts" / n for n in names if n and not n.startswith("#")]
+    def _parts(self) -> list[tuple[Path, str]]:
+        """The shared parts (blueprints/_parts/<name>) the model asks for, with their folders."""
+        root = self.blueprint.parent / "_parts"
+        return [(root / name, folder) for name, folder in self.architecture.parts]
 
     def _compare(self, staged: Path, *, include_private: bool) -> RenderResult:
         result = RenderResult(self.target, self.spec.architecture)
@@ -193,11 +191,10 @@ class Renderer:
         return result
 
     def _edge_service(self) -> str:
-        for role in ("proxy", "load_balancer", "gateway"):
-            block = self.architecture.context.get(role)
-            if isinstance(block, dict):
-                return str(block["service"])
-        raise RenderError("the model has no edge component")  # every blueprint has one
+        edge = self.architecture.context.get("edge")
+        if not isinstance(edge, dict):
+            raise RenderError("the model has no edge component")  # every blueprint has one
+        return str(edge["dir"])
 
     def _private_paths(self) -> list[str]:
         tls = f"{self._edge_service()}/{_PRIVATE_DIR}"
