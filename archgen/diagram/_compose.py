@@ -1,21 +1,20 @@
-"""What a rendered `compose.yaml` adds to a diagram: published ports, networks, named volumes."""
+"""What a rendered `compose.yaml` adds to a diagram, read through the runtime's one compose loader."""
 
 from __future__ import annotations
 
-import re
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-# A compose service for replica N of a node is named `<node>-<N>` or `<node><N>`.
-_REPLICA_SUFFIX = re.compile(r"^(?P<base>.+?)-?\d+$")
+if TYPE_CHECKING:
+    from archgen.runtime.model import Project
 
 
 @dataclass(frozen=True)
 class PublishedPort:
-    """One `ports:` entry: host `bind`:`published` → container `target`.
-
-    Values that use `${VAR}` interpolation are kept as the literal text.
-    """
+    """One `ports:` entry: host `bind`:`published` → container `target`."""
 
     target: int | str
     published: int | str | None = None
@@ -43,122 +42,44 @@ class ComposeInfo:
     images: dict[str, str] = field(default_factory=dict)
 
 
-def _split(text: str) -> list[str]:
-    """Split a port mapping on `:` outside `${…}` and `[…]` (IPv6) groups."""
-    parts: list[str] = []
-    depth = 0
-    current = ""
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if text.startswith("${", index):
-            depth += 1
-            current += "${"
-            index += 2
-            continue
-        if char == "[":
-            depth += 1
-        elif char in "]}" and depth:
-            depth -= 1
-        if char == ":" and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-        index += 1
-    parts.append(current)
-    return parts
-
-
-def _number(text: object) -> int | str:
-    value = str(text).strip()
-    return int(value) if value.isdigit() else value
-
-
-def _port(entry: object) -> PublishedPort | None:
-    if isinstance(entry, int):
-        return PublishedPort(entry)
-    if isinstance(entry, dict):
-        target = entry.get("target")
-        if target is None:
-            return None
-        published = entry.get("published")
-        return PublishedPort(_number(target), None if published is None else _number(published),
-                             entry.get("host_ip"), str(entry.get("protocol") or "tcp"))
-    if not isinstance(entry, str):
-        return None
-    text, protocol = entry, "tcp"
-    if "/" in text and not text.endswith("}"):
-        text, protocol = text.rsplit("/", 1)
-    parts = _split(text)
-    if len(parts) == 1:
-        return PublishedPort(_number(parts[0]), protocol=protocol)
-    if len(parts) == 2:
-        return PublishedPort(_number(parts[1]), _number(parts[0]) if parts[0] else None,
-                             protocol=protocol)
-    bind = ":".join(parts[:-2]).strip("[]") or None
-    published = _number(parts[-2]) if parts[-2] else None
-    return PublishedPort(_number(parts[-1]), published, bind, protocol)
-
-
-def _networks(service: dict[str, Any]) -> tuple[str, ...]:
-    raw = service.get("networks")
-    if isinstance(raw, dict):
-        return tuple(sorted(str(name) for name in raw))
-    if isinstance(raw, list):
-        return tuple(sorted(str(name) for name in raw))
-    if service.get("network_mode"):
-        return (f"mode:{service['network_mode']}",)
-    return ("default",)
-
-
-def _is_named(source: str) -> bool:
-    return bool(source) and not source.startswith((".", "/", "~", "$"))
-
-
-def _mounts(service: dict[str, Any]) -> tuple[Mount, ...]:
-    mounts: list[Mount] = []
-    for entry in service.get("volumes") or []:
-        if isinstance(entry, dict):
-            if entry.get("type", "volume") == "volume" and entry.get("source"):
-                mounts.append(Mount(str(entry["source"]), str(entry.get("target", ""))))
-        elif isinstance(entry, str):
-            parts = _split(entry)
-            if len(parts) >= 2 and _is_named(parts[0]):
-                mounts.append(Mount(parts[0], parts[1]))
-    return tuple(sorted(mounts, key=lambda m: (m.volume, m.target)))
-
-
-def parse_compose(data: object) -> ComposeInfo:
-    """Read ports, networks and named volumes from a loaded compose document (no interpolation)."""
-    if not isinstance(data, dict):
-        return ComposeInfo()
-    services = data.get("services")
-    if not isinstance(services, dict):
-        services = {}
+def compose_info(project: Project) -> ComposeInfo:
+    """The diagram's view of a project loaded by the runtime (compose keys, not engine names)."""
+    network_keys = {spec.name: key for key, spec in project.networks.items()}
+    volume_keys = {spec.name: key for key, spec in project.volumes.items()}
     ports: dict[str, tuple[PublishedPort, ...]] = {}
     networks: dict[str, tuple[str, ...]] = {}
     mounts: dict[str, tuple[Mount, ...]] = {}
     images: dict[str, str] = {}
-    for name, raw in sorted(services.items(), key=lambda item: str(item[0])):
-        service = raw if isinstance(raw, dict) else {}
-        key = str(name)
-        published = [p for p in (_port(e) for e in service.get("ports") or []) if p is not None]
-        ports[key] = tuple(published)
-        networks[key] = _networks(service)
-        mounts[key] = _mounts(service)
-        if service.get("image"):
-            images[key] = str(service["image"])
-    name = data.get("name")
-    return ComposeInfo(str(name) if name else None, tuple(sorted(str(s) for s in services)),
-                       ports, networks, mounts, images)
+    for name in sorted(project.services):
+        service = project.services[name]
+        ports[name] = tuple(PublishedPort(p.target, p.published, p.host_ip or None, p.protocol)
+                            for p in service.ports)
+        networks[name] = tuple(sorted(network_keys.get(n, n) for n in service.networks)) or (
+            (f"mode:{service.network_mode}",) if getattr(service, "network_mode", None)
+            else ("default",))
+        mounts[name] = tuple(sorted(
+            (Mount(volume_keys.get(m.source, m.source), m.target)
+             for m in service.mounts if m.type == "volume" and m.source),
+            key=lambda m: (m.volume, m.target)))
+        images[name] = service.image
+    return ComposeInfo(project.name, tuple(sorted(project.services)), ports, networks, mounts,
+                       images)
 
 
-def node_for_service(service: str, node_ids: set[str] | frozenset[str]) -> str | None:
-    """Map a compose service (or a container's service label) to the model node it runs."""
-    if service in node_ids:
-        return service
-    match = _REPLICA_SUFFIX.match(service)
-    if match and match.group("base") in node_ids:
-        return match.group("base")
-    return None
+def load_compose_info(directory: Path) -> ComposeInfo:
+    """Read a rendered project's compose file (with its .env when there is one)."""
+    from archgen.runtime.compose import load_project
+
+    return compose_info(load_project(directory, lenient=True, environ={}))
+
+
+def parse_compose(data: Mapping[str, Any]) -> ComposeInfo:
+    """The same view of a compose document held in memory (tests, tools)."""
+    import yaml
+
+    with tempfile.TemporaryDirectory(prefix="archgen-diagram-") as folder:
+        root = Path(folder)
+        document = dict(data)
+        document.setdefault("name", "diagram")
+        (root / "compose.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+        return load_compose_info(root)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from archgen.catalog import CATALOG
-from archgen.diagram._compose import ComposeInfo, PublishedPort, node_for_service
+from archgen.diagram._compose import ComposeInfo, PublishedPort
 from archgen.model import TIERS, Architecture, Node, Port
 
 LEVELS = ("context", "container", "deployment")
@@ -218,10 +218,10 @@ def _published(architecture: Architecture, compose: ComposeInfo | None) -> list[
                     found.append(_Published(node.id, _protocol(node, port.container),
                                             PublishedPort(port.container, port.published, port.bind)))
     else:
-        ids = frozenset(n.id for n in architecture.nodes)
         for service, ports in compose.ports.items():
-            node_id = node_for_service(service, ids) or f"svc:{service}"
-            owner = architecture.node(node_id) if node_id in ids else None
+            known = architecture.node_of(service)
+            node_id = known or f"svc:{service}"
+            owner = architecture.node(known) if known else None
             for published in ports:
                 if published.published is not None:
                     found.append(_Published(node_id, _protocol(owner, published.target), published))
@@ -267,18 +267,19 @@ def _context(architecture: Architecture, compose: ComposeInfo | None) -> tuple[
     return nodes, edges
 
 
-def _networks_for(node_id: str, compose: ComposeInfo | None, ids: frozenset[str]) -> tuple[str, ...]:
+def _networks_for(node_id: str, compose: ComposeInfo | None,
+                  architecture: Architecture) -> tuple[str, ...]:
     if compose is None:
         return ()
     found: set[str] = set()
     for service, networks in compose.networks.items():
-        if (node_for_service(service, ids) or f"svc:{service}") == node_id:
+        if (architecture.node_of(service) or f"svc:{service}") == node_id:
             found.update(networks)
     return tuple(sorted(found))
 
 
 def _mounts_for(node: Node, compose: ComposeInfo | None,
-                ids: frozenset[str]) -> list[tuple[str, str]]:
+                architecture: Architecture) -> list[tuple[str, str]]:
     if compose is None:
         entry = CATALOG.get(node.kind)
         if node.volume and node.type != "job" and entry is not None and entry.data_path:
@@ -286,14 +287,13 @@ def _mounts_for(node: Node, compose: ComposeInfo | None,
         return []
     found: set[tuple[str, str]] = set()
     for service, mounts in compose.mounts.items():
-        if node_for_service(service, ids) == node.id:
+        if architecture.node_of(service) == node.id:
             found.update((m.volume, m.target) for m in mounts)
     return sorted(found)
 
 
 def _container(architecture: Architecture, level: str, compose: ComposeInfo | None) -> tuple[
         list[DiagramNode], list[DiagramEdge]]:
-    ids = frozenset(n.id for n in architecture.nodes)
     nodes = [_users_node()]
     edges: list[DiagramEdge] = []
     # volume -> mount paths; the path goes on the volume (not the edge) to keep labels few.
@@ -310,10 +310,10 @@ def _container(architecture: Architecture, level: str, compose: ComposeInfo | No
         nodes.append(DiagramNode(
             node.id, label, node.type, _subtitle(node.type, label, node.group), node.tier,
             node.kind, node.image, node.replicas, node.group, node.ports,
-            _networks_for(node.id, compose, ids), node.volume,
+            _networks_for(node.id, compose, architecture), node.volume,
         ))
         if level == "deployment":
-            for volume, target in _mounts_for(node, compose, ids):
+            for volume, target in _mounts_for(node, compose, architecture):
                 mount(node.id, volume, target)
     for edge in architecture.edges:
         edges.append(DiagramEdge(edge.source, edge.target, edge.label, edge.protocol, edge.port))
@@ -323,7 +323,7 @@ def _container(architecture: Architecture, level: str, compose: ComposeInfo | No
     known = {n.id for n in nodes}
     extras = [e.node for e in _published(architecture, compose)]
     if compose is not None and level == "deployment":
-        extras += [f"svc:{s}" for s in compose.services if node_for_service(s, ids) is None]
+        extras += [f"svc:{s}" for s in compose.services if architecture.node_of(s) is None]
     for node_id in dict.fromkeys(extras):
         if node_id in known:
             continue
@@ -371,11 +371,12 @@ def _cluster_order(key: str) -> tuple[int, str]:
     return ({"volumes": 90, "networks": 91}.get(key, 50), key)
 
 
-def _apply_states(nodes: list[DiagramNode], states: Mapping[str, object]) -> list[DiagramNode]:
+def _apply_states(architecture: Architecture, nodes: list[DiagramNode],
+                  states: Mapping[str, object]) -> list[DiagramNode]:
     ids = frozenset(n.id for n in nodes)
     collected: dict[str, list[object]] = {}
     for service, value in states.items():
-        node_id = node_for_service(service, ids) or (
+        node_id = architecture.node_of(service) or (
             f"svc:{service}" if f"svc:{service}" in ids else None)
         if node_id is None:
             continue
@@ -405,7 +406,7 @@ def build_diagram(architecture: Architecture, *, level: str = "container", group
             nodes += extra
             edges += links
     if states is not None:
-        nodes = _apply_states(nodes, states)
+        nodes = _apply_states(architecture, nodes, states)
     keyed: dict[str, tuple[str, list[str]]] = {}
     placed = []
     # A volume sits in the group of the first node that mounts it.

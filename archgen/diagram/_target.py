@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from archgen.diagram._compose import ComposeInfo, parse_compose
-from archgen.errors import ArgumentError, ComposeError
+from archgen.diagram._compose import ComposeInfo, load_compose_info
+from archgen.errors import ArgumentError
 from archgen.model import Architecture, resolve
 
 SPEC_FILE = "archgen.yaml"
-COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+COMPOSE_FILE = "compose.yaml"
 
 
 @dataclass(frozen=True)
@@ -28,25 +28,6 @@ class Target:
         if self.compose is not None and self.compose.name:
             return self.compose.name
         return self.architecture.name
-
-
-def _compose_file(directory: Path) -> Path | None:
-    return next((directory / n for n in COMPOSE_FILES if (directory / n).is_file()), None)
-
-
-def read_compose(path: Path) -> ComposeInfo:
-    """Load a compose file without interpolation (`${…}` stays as written)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise ComposeError(f"cannot read {path}: {error}") from None
-    except yaml.YAMLError as error:
-        raise ComposeError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(data, dict):
-        raise ComposeError(f"{path} is not a compose file (expected a mapping at the top)")
-    return parse_compose(data)
 
 
 def load_target(path: Path | None) -> Target:
@@ -68,6 +49,6 @@ def load_target(path: Path | None) -> Target:
         spec_path = path
         project_dir = path.parent if path.name == SPEC_FILE else None
     architecture = resolve(load_spec(spec_path))
-    compose_path = _compose_file(project_dir) if project_dir is not None else None
-    compose = read_compose(compose_path) if compose_path is not None else None
+    compose = (load_compose_info(project_dir)
+               if project_dir is not None and (project_dir / COMPOSE_FILE).is_file() else None)
     return Target(architecture, spec_path, project_dir if compose else None, compose)

@@ -101,8 +101,12 @@ def load_project(
     name: str | None = None,
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    lenient: bool = False,
 ) -> Project:
     """Load the project in `directory` (default: the current one).
+
+    `lenient` reads a project to draw it: required variables without a value are
+    empty strings (and warnings) instead of errors.
 
     Raises:
         ComposeError: a missing or malformed file, an unsupported key, a bad
@@ -112,7 +116,7 @@ def load_project(
     raw = read_compose(root)
     check_keys(raw)
     env = project_env(root, environ)
-    interpolator = Interpolator(env)
+    interpolator = Interpolator(env, lenient=lenient)
     tree = interpolator.expand_tree(raw, "")
     assert isinstance(tree, dict)
     project_name = resolve_name(root, name, tree.get("name"))

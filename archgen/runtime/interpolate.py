@@ -35,6 +35,9 @@ class Interpolator:
 
     env: Mapping[str, str]
     missing: set[str] = field(default_factory=set)
+    # Reading rather than running (a diagram of a project without its .env): a required
+    # variable without a value is recorded in `missing` instead of stopping the load.
+    lenient: bool = False
 
     def expand(self, text: str, where: str) -> str:
         """Return `text` with every interpolation expanded; `where` names it in errors."""
@@ -107,6 +110,9 @@ class Interpolator:
             return (value if usable and value is not None else word), end + 1
         if op == "+":
             return (word if usable else ""), end + 1
+        if not usable and self.lenient:
+            self.missing.add(name)
+            return value or "", end + 1
         if not usable:
             detail = word or f"variable {name} is not set"
             raise ComposeError(f"{where}: required variable {name} is missing a value: {detail}")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from archgen.diagram import build_diagram, parse_compose, render_diagram
-from archgen.diagram._compose import PublishedPort, node_for_service
+from archgen.diagram._compose import PublishedPort
 from archgen.errors import ArgumentError
 from tests.diagram.conftest import example, from_data
 
@@ -139,24 +139,26 @@ COMPOSE: dict[str, Any] = {
         "proxy": {"image": "nginx", "ports": ["127.0.0.1:${HTTP_PORT:-8080}:8080",
                                               "127.0.0.1:9443:8443"],
                   "networks": ["frontend"]},
-        "app": {"networks": {"frontend": {}, "backend": {"aliases": ["api"]}}},
-        "db": {"volumes": ["db-data:/var/lib/postgresql/data", "./init:/docker-entrypoint-initdb.d:ro"],
+        "app": {"image": "shop-app", "networks": {"frontend": {}, "backend": {"aliases": ["api"]}}},
+        "db": {"image": "postgres", "volumes": ["db-data:/var/lib/postgresql/data", "./init:/docker-entrypoint-initdb.d:ro"],
                "networks": ["backend"]},
-        "redis": {"volumes": [{"type": "volume", "source": "cache", "target": "/data"}],
+        "redis": {"image": "redis", "volumes": [{"type": "volume", "source": "cache", "target": "/data"}],
                   "networks": ["backend"]},
         "mailpit": {"image": "axllent/mailpit", "ports": [{"target": 8025, "published": 8025}]},
     },
     "volumes": {"db-data": {}, "cache": {}},
+    "networks": {"frontend": {}, "backend": {}},
 }
 
 
-def test_compose_ports_keep_interpolation_and_understand_every_syntax() -> None:
+def test_compose_ports_are_read_by_the_runtime_loader_in_every_syntax() -> None:
     info = parse_compose(COMPOSE)
     assert info.name == "shop"
-    assert info.ports["proxy"] == (PublishedPort(8080, "${HTTP_PORT:-8080}", "127.0.0.1"),
+    # Interpolated as `archgen up` would (no .env here: the default applies).
+    assert info.ports["proxy"] == (PublishedPort(8080, 8080, "127.0.0.1"),
                                    PublishedPort(8443, 9443, "127.0.0.1"))
     assert info.ports["mailpit"] == (PublishedPort(8025, 8025),)
-    more = parse_compose({"services": {"s": {"ports": ["8000", "9000:80/udp", "[::1]:5432:5432"]}}})
+    more = parse_compose({"services": {"s": {"image": "s", "ports": ["8000", "9000:80/udp", "[::1]:5432:5432"]}}})
     assert more.ports["s"] == (PublishedPort(8000), PublishedPort(80, 9000, protocol="udp"),
                                PublishedPort(5432, 5432, "::1"))
     assert info.networks["app"] == ("backend", "frontend")
@@ -169,7 +171,7 @@ def test_compose_published_ports_and_networks_annotate_the_graph() -> None:
     diagram = build_diagram(architecture, compose=parse_compose(COMPOSE))
     # A hand-edited port in compose.yaml wins over the spec's.
     assert ("ext:users", "proxy", "HTTPS :9443") in _edges(diagram)
-    assert ("ext:users", "proxy", "HTTP :${HTTP_PORT:-8080}") in _edges(diagram)
+    assert ("ext:users", "proxy", "HTTP :8080") in _edges(diagram)
     # A service only compose knows, published to the host, is drawn as a container.
     assert ("ext:users", "svc:mailpit", "TCP :8025") in _edges(diagram)
     by_network = build_diagram(architecture, group_by="network", compose=parse_compose(COMPOSE))
@@ -181,10 +183,12 @@ def test_compose_published_ports_and_networks_annotate_the_graph() -> None:
     assert ("app", "net:backend", "") in _edges(deployment)
 
 
-@pytest.mark.parametrize(("service", "expected"), [
-    ("db", "db"), ("db-2", "db"), ("redis1", "redis"), ("orders-db", "orders-db"),
-    ("db-init", "db-init"), ("mailpit", None),
+@pytest.mark.parametrize(("name", "service", "expected"), [
+    ("mvc", "db", "db"), ("mvc", "app-test", "app"), ("scaled", "db-2", "db"),
+    ("scaled", "redis-1", "redis"), ("scaled", "sentinel-3", "sentinel"),
+    ("scaled", "db-init", "db-init"), ("scaled", "app-3", "app"), ("mvc", "mailpit", None),
+    ("microservices", "orders-db", "orders-db"),
 ])
-def test_compose_services_and_replicas_map_to_model_nodes(service: str, expected: str | None) -> None:
-    ids = frozenset({"db", "redis", "orders-db", "db-init"})
-    assert node_for_service(service, ids) == expected
+def test_compose_services_map_to_the_nodes_whose_workloads_they_are(
+        name: str, service: str, expected: str | None) -> None:
+    assert example(name).node_of(service) == expected

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from archgen.diagram import ServiceState, build_diagram, render_diagram, status_of
-from archgen.diagram._live import LABEL_PROJECT, LABEL_SERVICE, live_states
+from archgen.diagram._live import live_states
 from archgen.diagram._tree import build_tree
 from archgen.errors import DockerUnavailableError
+from archgen.runtime.engine import Engine
+from archgen.runtime.model import LABEL_PROJECT, LABEL_SERVICE
 from tests.diagram.conftest import example
 
 RUNNING = {"state": "running", "health": "healthy"}
@@ -42,7 +44,8 @@ def test_a_one_shot_job_that_exited_0_is_up() -> None:
 def test_nodes_take_the_state_of_their_containers() -> None:
     states = {
         "lb": RUNNING,
-        "app": [RUNNING, {"state": "running", "health": "starting"}, RUNNING],
+        # The replicas are workloads of their own (app-1 …): each maps to the node `app`.
+        "app-1": RUNNING, "app-2": {"state": "running", "health": "starting"}, "app-3": RUNNING,
         "db-1": RUNNING, "db-2": RUNNING, "db-3": {"state": "exited", "exit_code": 137},
         "db-init": {"state": "exited", "exit_code": 0},
         "strangers": RUNNING,
@@ -90,6 +93,8 @@ def test_json_and_dot_carry_the_live_status() -> None:
 class FakeApi:
     """A stand-in for docker.APIClient: answers `containers()` from a list."""
 
+    api_version = "1.41"
+
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         self.entries = entries
         self.calls: list[dict[str, Any]] = []
@@ -100,7 +105,7 @@ class FakeApi:
 
 
 def _entry(service: str, state: str, status: str, project: str = "shop") -> dict[str, Any]:
-    return {"Labels": {LABEL_PROJECT: project, LABEL_SERVICE: service}, "State": state,
+    return {"Id": f"{project}-{service}", "Labels": {LABEL_PROJECT: project, LABEL_SERVICE: service}, "State": state,
             "Status": status}
 
 
@@ -112,8 +117,8 @@ def test_live_states_read_labels_state_and_health_in_one_call() -> None:
         _entry("redis", "running", "Up 2 minutes (unhealthy)"),
         _entry("other", "running", "Up", project="elsewhere"),
     ])
-    states = live_states("shop", lambda: api)
-    assert api.calls == [{"all": True, "filters": {"label": [f"{LABEL_PROJECT}=shop"]}}]
+    states = live_states("shop", lambda: Engine(api))
+    assert api.calls == [{"all": True, "filters": {"label": f"{LABEL_PROJECT}=shop"}}]
     assert states == {
         "app": [ServiceState("running", "starting")],
         "db": [ServiceState("exited", None, 1)],
@@ -126,16 +131,19 @@ def test_an_unreachable_engine_is_a_docker_unavailable_error() -> None:
     import requests
 
     class Refusing:
+        api_version = "1.41"
+
         def containers(self, **options: Any) -> list[dict[str, Any]]:
             raise requests.exceptions.ConnectionError("Connection refused")
 
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
-        live_states("shop", Refusing)
+        live_states("shop", lambda: Engine(Refusing()))
 
 
 def test_services_only_compose_knows_get_their_state_too() -> None:
     from archgen.diagram import parse_compose
 
-    compose = parse_compose({"services": {"mailpit": {"ports": ["8025:8025"]}}})
+    compose = parse_compose({"services": {"mailpit": {"image": "axllent/mailpit",
+                                                       "ports": ["8025:8025"]}}})
     diagram = build_diagram(example("mvc"), compose=compose, states={"mailpit": RUNNING})
     assert {n.id: n.status for n in diagram.nodes}["svc:mailpit"] == "up"
