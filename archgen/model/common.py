@@ -123,6 +123,8 @@ def edge_block(role: str, block: dict[str, Any], upstreams: list[dict[str, Any]]
         "dir": service,
         "image": entry.image,
         "bind": block["bind"],
+        # Where a client on this machine reaches the published ports.
+        "client_host": "127.0.0.1" if block["bind"] == "0.0.0.0" else block["bind"],
         "http_port": block["http_port"],
         "https_port": block["https_port"],
         "listen_http": entry.ports["http"],

@@ -30,10 +30,12 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     observability = list(spec.get("observability", DEFAULTS["observability"]))
     entry = CATALOG[gateway["kind"]]
     bus_entry = CATALOG[bus["kind"]]
+    # A bus when the spec names one or has sagas to carry (kafka unless `bus.kind` says).
+    has_bus = bool(spec.get("bus") or spec.get("sagas"))
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",
              entry.image, edge_ports(gateway, entry)),
-        _catalog_node("bus", bus["kind"], "bus", "platform", bus["kind"]),
+        *([_catalog_node("bus", bus["kind"], "bus", "platform", bus["kind"])] if has_bus else []),
         _catalog_node("keycloak", "keycloak", "identity", "platform", "keycloak"),
     ]
     edges: list[Edge] = [Edge("gateway", "keycloak", "OIDC")]
@@ -47,7 +49,8 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
                           CATALOG["python"].image, (Port("http", APP_PORT),),
                           replicas=service["replicas"]))
         edges.append(Edge("gateway", name, "HTTP", APP_PORT))
-        edges.append(Edge(name, "bus", bus_entry.protocol, bus_entry.main_port))
+        if has_bus:
+            edges.append(Edge(name, "bus", bus_entry.protocol, bus_entry.main_port))
         edges.append(Edge(name, "keycloak", "OIDC"))
         if service["database"] != "none":
             db_id = service_database_id(name)
@@ -69,7 +72,8 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     context = {
         "name": spec["name"], "architecture": "microservices", "archgen_version": __version__,
         "gateway": edge_block("gateway", gateway, []),
-        "bus": {"kind": bus["kind"], "image": bus_entry.image, "port": bus_entry.main_port},
+        "bus": ({"kind": bus["kind"], "image": bus_entry.image, "port": bus_entry.main_port}
+                if has_bus else None),
         "auth": {"provider": auth["provider"], "realm": auth.get("realm") or spec["name"]},
         "services": services, "sagas": list(spec.get("sagas") or []),
         "observability": observability,

@@ -84,6 +84,7 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
         Edge("app", "redis", "RESP", cache["port"]),
     )
     context = {"name": name, "architecture": "mvc", "archgen_version": __version__,
+               "description": spec.get("description"),
                "edge": edge, "proxy": edge, "app": app, "database": database, "cache": cache,
                "delivery": {"integration_test": "app-test", "spread": False}}
     return Architecture(name, "mvc", nodes, edges, context, workloads, (FRONTEND, BACKEND), PARTS)

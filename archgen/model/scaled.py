@@ -294,6 +294,7 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
         nodes.append(Node("redis", "redis", "cache", "data", "redis", CATALOG["redis"].image,
                           redis_ports))
     context = {"name": name, "architecture": "scaled", "archgen_version": __version__,
+               "description": spec.get("description"),
                "edge": edge, "load_balancer": edge, "app": app, "database": database,
                "cache": cache, "delivery": {"integration_test": None, "spread": True}}
     return Architecture(name, "scaled", tuple(nodes), tuple(edges), context, tuple(workloads),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import keyword
 import re
 from collections.abc import Iterable
@@ -55,6 +56,8 @@ class _Checker:
             block = self.data.get(section)
             if not isinstance(block, dict):
                 continue
+            if isinstance(block.get("bind"), str):
+                self.bind((section, "bind"), block["bind"])
             for key in ("http_port", "https_port"):
                 port = block.get(key)
                 if not isinstance(port, int):
@@ -65,6 +68,33 @@ class _Checker:
                              "each published port must be different")
                 else:
                     seen[port] = path
+
+    def bind(self, path: Path, text: str) -> None:
+        """The published ports' host address: an IPv4 address the whole project can use."""
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            hint = ("use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)"
+                    if text == "localhost" else "an IPv4 address such as 127.0.0.1 or 0.0.0.0")
+            self.add(path, f"{text!r} is not an IP address", hint)
+            return
+        if address.version == 6:
+            self.add(path, f"IPv6 bind address {text!r} is not available yet",
+                     "publish on an IPv4 address such as 127.0.0.1 or 0.0.0.0")
+
+    def not_yet(self) -> None:
+        """Keys the schema knows that this architecture does not render yet: refused, never ignored."""
+        architecture = self.data.get("architecture")
+        app = self.data.get("app")
+        if isinstance(app, dict) and isinstance(app.get("api"), list):
+            for i, style in enumerate(app["api"]):
+                if style != "rest":
+                    self.add(("app", "api", i), f"the {style} API style is not available yet for "
+                             f"the {architecture} architecture", "use api: [rest]")
+        if self.data.get("observability") and architecture in ("mvc", "scaled"):
+            self.add(("observability",), "observability (Prometheus, Grafana, Jaeger) is not "
+                     f"available yet for the {architecture} architecture",
+                     "remove it; it is drawn for microservices specs", key=True)
 
     def entities(self) -> None:
         app = self.data.get("app")
@@ -171,21 +201,69 @@ class _Checker:
                     if target not in known:
                         self.add(("sagas", i, "steps", j, "service"),
                                  f"unknown service {target!r}", did_you_mean(target, known))
-            if self.data.get("bus") is None and saga.get("steps"):
-                self.add(("sagas", i), "sagas need a message bus", "add `bus: {kind: kafka}`")
-                break
+        self.cycles(services)
+        self.node_ids(services)
+
+    def cycles(self, services: list[Any]) -> None:
+        """Services' synchronous calls (`depends_on`) must not loop."""
+        calls = {s["name"]: [t for t in s.get("depends_on") or [] if isinstance(t, str)]
+                 for s in services if isinstance(s, dict) and isinstance(s.get("name"), str)}
+        index = {s["name"]: i for i, s in enumerate(services)
+                 if isinstance(s, dict) and isinstance(s.get("name"), str)}
+        done: set[str] = set()
+
+        def visit(name: str, trail: list[str]) -> list[str] | None:
+            if name in trail:
+                return [*trail[trail.index(name):], name]
+            if name in done or name not in calls:
+                return None
+            for target in calls[name]:
+                found = visit(target, [*trail, name])
+                if found:
+                    return found
+            done.add(name)
+            return None
+
+        for name in calls:
+            cycle = visit(name, [])
+            if cycle and len(cycle) > 2:  # a service naming itself is reported on its own
+                self.add(("services", index[cycle[0]], "depends_on"),
+                         "services depend on each other in a cycle: " + " → ".join(cycle),
+                         "one of them must stop calling the other synchronously; "
+                         "publish an event instead", key=True)
+                return
+
+    def node_ids(self, services: list[Any]) -> None:
+        """Every component of the resolved graph needs its own name (they are compose services)."""
+        from archgen.model import resolve_data
+
+        try:
+            nodes = resolve_data(self.data).nodes
+        except (KeyError, TypeError, ValueError):
+            return  # an earlier problem; it is reported already
+        where = {s["name"]: i for i, s in enumerate(services)
+                 if isinstance(s, dict) and isinstance(s.get("name"), str)}
+        seen: dict[str, str] = {}
+        for node in nodes:
+            what = f"the {node.type.replace('_', ' ')} {node.label!r}"
+            if node.id in seen:
+                path: Path = ("services", where[node.id], "name") if node.id in where else ("services",)
+                self.add(path, f"the name {node.id!r} is used twice: by {seen[node.id]} and by {what}",
+                         "rename the service; each component becomes a container of that name")
+            else:
+                seen[node.id] = what
 
     def run(self) -> list[SpecProblem]:
+        from archgen.model.registry import REGISTRY
+
         self.ports()
-        architecture = self.data.get("architecture")
-        if architecture in ("mvc", "scaled"):
+        entry = REGISTRY.get(str(self.data.get("architecture")))
+        if entry is None:  # the schema refused it already
+            return self.problems
+        if entry.uses_entities:
             self.entities()
-        if architecture == "mvc":
-            self.mvc()
-        elif architecture == "scaled":
-            self.scaled()
-        elif architecture == "microservices":
-            self.microservices()
+        getattr(self, entry.rules)()
+        self.not_yet()
         return self.problems
 
 

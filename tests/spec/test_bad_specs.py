@@ -51,6 +51,15 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "unknown-service-ref.yaml": ("did you mean 'payments'", "10:19"),
     "unknown-top-key.yaml": ("did you mean 'proxy'", "3:1"),
     "weights-mismatch.yaml": ("2 weights for 3 replicas", "4:29"),
+    "service-named-bus.yaml": ("the name 'bus' is used twice: by the bus 'kafka'", "5:12"),
+    "service-beside-its-database.yaml": (
+        "the name 'orders-db' is used twice: by the database 'postgres (orders)'", "5:12"),
+    "depends-cycle.yaml": ("cycle: orders → payments → stock → orders", "4:20"),
+    "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
+    "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
+    "graphql-in-mvc.yaml": ("the graphql API style is not available yet for the mvc", "4:15"),
+    "observability-in-scaled.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
+                                     "available yet for the scaled", "3:1"),
 }
 
 
