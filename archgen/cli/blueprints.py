@@ -6,6 +6,7 @@ import typer
 
 from archgen.cli._app import app, terminal
 
+
 @app.command()
 def blueprints(
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),

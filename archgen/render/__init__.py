@@ -137,8 +137,7 @@ class Renderer:
         return _Staging(self, parent)
 
     def _render_into(self, destination: Path) -> None:
-        import copier
-
+        from archgen.render._copier import run_copy
         from archgen.render.compose import compose_data
 
         context = dict(self.architecture.context)
@@ -146,16 +145,7 @@ class Renderer:
         context["compose"] = compose_data(self.architecture)
         for template, folder in [(self.blueprint, "."), *self._parts()]:
             try:
-                copier.run_copy(
-                    str(template),
-                    str(destination / folder),
-                    data={"arch": context},
-                    defaults=True,
-                    overwrite=True,
-                    quiet=True,
-                    unsafe=False,
-                    skip_tasks=True,
-                )
+                run_copy(template, destination / folder, {"arch": context})
             except Exception as error:  # Copier raises many kinds; none may escape half-done
                 raise RenderError(f"rendering the blueprint {template.name} failed: "
                                   f"{type(error).__name__}: {error}") from error

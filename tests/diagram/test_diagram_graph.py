@@ -140,9 +140,11 @@ COMPOSE: dict[str, Any] = {
                                               "127.0.0.1:9443:8443"],
                   "networks": ["frontend"]},
         "app": {"image": "shop-app", "networks": {"frontend": {}, "backend": {"aliases": ["api"]}}},
-        "db": {"image": "postgres", "volumes": ["db-data:/var/lib/postgresql/data", "./init:/docker-entrypoint-initdb.d:ro"],
+        "db": {"image": "postgres",
+               "volumes": ["db-data:/var/lib/postgresql/data", "./init:/docker-entrypoint-initdb.d:ro"],
                "networks": ["backend"]},
-        "redis": {"image": "redis", "volumes": [{"type": "volume", "source": "cache", "target": "/data"}],
+        "redis": {"image": "redis",
+                  "volumes": [{"type": "volume", "source": "cache", "target": "/data"}],
                   "networks": ["backend"]},
         "mailpit": {"image": "axllent/mailpit", "ports": [{"target": 8025, "published": 8025}]},
     },
@@ -158,7 +160,8 @@ def test_compose_ports_are_read_by_the_runtime_loader_in_every_syntax() -> None:
     assert info.ports["proxy"] == (PublishedPort(8080, 8080, "127.0.0.1"),
                                    PublishedPort(8443, 9443, "127.0.0.1"))
     assert info.ports["mailpit"] == (PublishedPort(8025, 8025),)
-    more = parse_compose({"services": {"s": {"image": "s", "ports": ["8000", "9000:80/udp", "[::1]:5432:5432"]}}})
+    more = parse_compose({"services": {"s": {"image": "s",
+                                             "ports": ["8000", "9000:80/udp", "[::1]:5432:5432"]}}})
     assert more.ports["s"] == (PublishedPort(8000), PublishedPort(80, 9000, protocol="udp"),
                                PublishedPort(5432, 5432, "::1"))
     assert info.networks["app"] == ("backend", "frontend")

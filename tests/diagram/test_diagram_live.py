@@ -105,8 +105,8 @@ class FakeApi:
 
 
 def _entry(service: str, state: str, status: str, project: str = "shop") -> dict[str, Any]:
-    return {"Id": f"{project}-{service}", "Labels": {LABEL_PROJECT: project, LABEL_SERVICE: service}, "State": state,
-            "Status": status}
+    return {"Id": f"{project}-{service}", "State": state, "Status": status,
+            "Labels": {LABEL_PROJECT: project, LABEL_SERVICE: service}}
 
 
 def test_live_states_read_labels_state_and_health_in_one_call() -> None:
