@@ -65,10 +65,10 @@ def run_copy(template: Path, destination: Path, data: dict[str, Any]) -> None:
     """Render one Copier template into `destination` with `data`, asking nothing."""
     import copier
 
-    class FastWorker(copier.Worker):  # type: ignore[misc]
+    class FastWorker(copier.Worker):
         @cached_property
         def jinja_env(self) -> Any:
-            return _speed_up(copier.Worker.jinja_env.func(self))
+            return _speed_up(super().jinja_env)
 
         def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
             return  # the staging folder is never a git work tree
