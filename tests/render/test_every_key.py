@@ -1,0 +1,175 @@
+"""No key accepted and ignored: every key of the schema changes the render or is refused (exit 2)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archgen.errors import ArchgenError, ExitCode
+from archgen.render import Renderer
+from archgen.resources import schema_path
+from archgen.spec import spec_from_data
+
+ARCHITECTURES = ("mvc", "scaled", "microservices")
+BASELINES: dict[str, dict[str, Any]] = {
+    "mvc": {"name": "shop", "architecture": "mvc"},
+    "scaled": {"name": "shop", "architecture": "scaled"},
+    "microservices": {"name": "shop", "architecture": "microservices",
+                      "services": [{"name": "orders"}]},
+}
+ENTITY = {"name": "order", "fields": {"total": "float"}}
+
+# key path -> what to merge into the baseline to set that key to something other than its
+# default. A tuple (base, variant) compares two specs that differ only in that key, for keys
+# that need a companion setting (weights need the weighted algorithm).
+VARIANTS: dict[str, Any] = {
+    "name": {"name": "other"},
+    "architecture": {"architecture": "scaled"},  # from mvc; from the others, see OTHER_ARCHITECTURE
+    "description": {"description": "A shop that sells lamps."},
+    "proxy": {"proxy": {"kind": "haproxy"}},
+    "proxy.kind": {"proxy": {"kind": "envoy"}},
+    "proxy.http_port": {"proxy": {"http_port": 8081}},
+    "proxy.https_port": {"proxy": {"https_port": 8444}},
+    "proxy.bind": {"proxy": {"bind": "0.0.0.0"}},
+    "proxy.body_limit_mb": {"proxy": {"body_limit_mb": 20}},
+    "proxy.timeout": {"proxy": {"timeout": "30s"}},
+    "load_balancer": {"load_balancer": {"kind": "nginx"}},
+    "load_balancer.kind": {"load_balancer": {"kind": "envoy"}},
+    "load_balancer.http_port": {"load_balancer": {"http_port": 8081}},
+    "load_balancer.https_port": {"load_balancer": {"https_port": 8444}},
+    "load_balancer.bind": {"load_balancer": {"bind": "0.0.0.0"}},
+    "load_balancer.body_limit_mb": {"load_balancer": {"body_limit_mb": 20}},
+    "load_balancer.timeout": {"load_balancer": {"timeout": "30s"}},
+    "load_balancer.algorithm": {"load_balancer": {"algorithm": "least_conn"}},
+    "gateway": {"gateway": {"kind": "nginx"}},
+    "gateway.kind": {"gateway": {"kind": "nginx"}},
+    "gateway.http_port": {"gateway": {"http_port": 8081}},
+    "gateway.https_port": {"gateway": {"https_port": 8444}},
+    "gateway.bind": {"gateway": {"bind": "0.0.0.0"}},
+    "gateway.body_limit_mb": {"gateway": {"body_limit_mb": 20}},
+    "gateway.timeout": {"gateway": {"timeout": "30s"}},
+    "app": {"app": {"entities": [ENTITY]}},
+    "app.api": {"app": {"api": ["rest", "graphql"]}},
+    "app.entities": {"app": {"entities": [ENTITY]}},
+    "app.entities.[].name": {"app": {"entities": [{**ENTITY, "name": "invoice"}]}},
+    "app.entities.[].plural": {"app": {"entities": [{**ENTITY, "plural": "orderz"}]}},
+    "app.entities.[].fields": {"app": {"entities": [{**ENTITY, "fields": {"total": "int"}}]}},
+    "app.replicas": {"app": {"replicas": 2}},
+    "app.weights": ({"load_balancer": {"algorithm": "weighted"}, "app": {"weights": [1, 1, 1]}},
+                    {"load_balancer": {"algorithm": "weighted"}, "app": {"weights": [3, 1, 1]}}),
+    "database": {"database": {"engine": "postgres"}},
+    "database.engine": {"database": {"engine": "postgres"}},
+    "database.replicas": {"database": {"replicas": 5}},
+    "database.name": {"database": {"name": "shopdb"}},
+    "cache": {"cache": {"ttl": "10s"}},
+    "cache.engine": None,  # the schema allows one value, the default: nothing to choose
+    "cache.rate_limit": {"cache": {"rate_limit": {"requests": 5}}},
+    "cache.rate_limit.requests": {"cache": {"rate_limit": {"requests": 5}}},
+    "cache.rate_limit.window": {"cache": {"rate_limit": {"window": "10s"}}},
+    "cache.ttl": {"cache": {"ttl": "10s"}},
+    "cache.sentinel": {"cache": {"sentinel": False}},
+    "auth": {"auth": {"provider": "keycloak"}},
+    "auth.provider": {"auth": {"provider": "keycloak"}},
+    "auth.realm": {"auth": {"realm": "market"}},
+    "bus": {"bus": {"kind": "rabbitmq"}},
+    "bus.kind": {"bus": {"kind": "rabbitmq"}},
+    "services": {"services": [{"name": "orders"}, {"name": "payments"}]},
+    "services.[].name": {"services": [{"name": "billing"}]},
+    "services.[].database": {"services": [{"name": "orders", "database": "mysql"}]},
+    "services.[].api": {"services": [{"name": "orders", "api": ["rest", "grpc"]}]},
+    "services.[].replicas": {"services": [{"name": "orders", "replicas": 2}]},
+    "services.[].depends_on": {"services": [{"name": "orders", "depends_on": ["stock"]},
+                                            {"name": "stock"}]},
+    "services.[].publishes": {"services": [{"name": "orders", "publishes": ["order.placed"]}]},
+    "services.[].consumes": {"services": [{"name": "orders", "consumes": ["order.paid"]}]},
+    "sagas": {"sagas": [{"name": "place", "steps": [{"service": "orders", "action": "create"}]}]},
+    "sagas.[].name": {"sagas": [{"name": "buy", "steps": [{"service": "orders",
+                                                           "action": "create"}]}]},
+    "sagas.[].steps": {"sagas": [{"name": "place", "steps": [{"service": "orders",
+                                                              "action": "create"}]}]},
+    "sagas.[].steps.[].service": {"sagas": [{"name": "place", "steps": [{"service": "orders",
+                                                                         "action": "create"}]}]},
+    "sagas.[].steps.[].action": {"sagas": [{"name": "place", "steps": [{"service": "orders",
+                                                                        "action": "reserve"}]}]},
+    "sagas.[].steps.[].compensate": {"sagas": [{"name": "place", "steps": [
+        {"service": "orders", "action": "create", "compensate": "cancel"}]}]},
+    "observability": {"observability": ["prometheus"]},
+}
+
+
+OTHER_ARCHITECTURE = {"mvc": "scaled", "scaled": "mvc", "microservices": "mvc"}
+
+
+def schema_keys() -> list[str]:
+    """Every key path the schema accepts (`[]` for list items), walked from the file."""
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    definitions = schema.get("$defs", {})
+    found: list[str] = []
+
+    def walk(node: dict[str, Any], path: list[str]) -> None:
+        if "$ref" in node:
+            node = definitions[node["$ref"].rsplit("/", 1)[-1]]
+        for key, child in node.get("properties", {}).items():
+            found.append(".".join([*path, key]))
+            walk(child, [*path, key])
+        items = node.get("items")
+        if node.get("type") == "array" and isinstance(items, dict):
+            walk(items, [*path, "[]"])
+
+    walk(schema, [])
+    return found
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def outcome(data: dict[str, Any], target: Path) -> str:
+    """`refused` (a user error, exit 2) or a digest of every generated file."""
+    try:
+        Renderer(spec_from_data(data), target).write()
+    except ArchgenError as error:
+        assert error.exit_code == ExitCode.BAD_INPUT, f"{error} exited {error.exit_code}"
+        return "refused"
+    digest = hashlib.sha256()
+    for path in sorted(target.rglob("*")):
+        relative = path.relative_to(target)
+        if path.is_file() and relative.name != ".env" and "tls" not in relative.parts:
+            digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_the_table_covers_every_key_of_the_schema() -> None:
+    assert sorted(schema_keys()) == sorted(VARIANTS), "add a variant for each new schema key"
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_key_changes_the_render_or_is_refused(architecture: str, tmp_path: Path) -> None:
+    baseline = BASELINES[architecture]
+    plain = outcome(baseline, tmp_path / "baseline")
+    ignored = []
+    for index, key in enumerate(schema_keys()):
+        variant = VARIANTS[key]
+        if key == "architecture":
+            variant = {"architecture": OTHER_ARCHITECTURE[architecture]}
+        if variant is None:
+            continue
+        if isinstance(variant, tuple):
+            before = outcome(_merge(baseline, variant[0]), tmp_path / f"{index}-before")
+            after = outcome(_merge(baseline, variant[1]), tmp_path / f"{index}-after")
+        else:
+            before, after = plain, outcome(_merge(baseline, variant), tmp_path / str(index))
+        if after != "refused" and after == before:
+            ignored.append(key)
+    assert ignored == [], f"{architecture}: accepted but changed nothing: {ignored}"
