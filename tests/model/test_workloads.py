@@ -1,0 +1,110 @@
+"""The workloads the model builds: what runs, published where, with which secrets and checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from archgen.model import Architecture, resolve_data
+from archgen.render.compose import compose_data, scalar, service_lines
+from archgen.runtime.compose import load_project
+from archgen.spec import spec_from_data
+from archgen.variables import Text, Var
+
+SPECS: dict[str, dict[str, Any]] = {
+    "mvc-postgres": {"name": "shop", "architecture": "mvc", "database": {"engine": "postgres"}},
+    "mvc-mysql-haproxy": {"name": "shop", "architecture": "mvc", "proxy": {"kind": "haproxy"},
+                          "database": {"engine": "mysql"}},
+    "mvc-mongodb-envoy": {"name": "shop", "architecture": "mvc", "proxy": {"kind": "envoy"}},
+    "scaled-mongodb": {"name": "shop", "architecture": "scaled"},
+    "scaled-postgres-nginx": {"name": "shop", "architecture": "scaled",
+                              "load_balancer": {"kind": "nginx"},
+                              "database": {"engine": "postgres", "replicas": 2},
+                              "cache": {"sentinel": False}},
+}
+
+
+def _model(name: str) -> Architecture:
+    return resolve_data(spec_from_data(SPECS[name]).data)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_only_the_edge_publishes_ports(name: str) -> None:
+    architecture = _model(name)
+    published = {w.name for w in architecture.workloads if w.ports}
+    assert published == {architecture.context["edge"]["service"]}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_workload_is_checked_or_is_a_job(name: str) -> None:
+    for workload in _model(name).workloads:
+        assert workload.healthcheck is not None or workload.job, workload.name
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_secrets_are_references_never_values(name: str) -> None:
+    for workload in _model(name).workloads:
+        for key, value in workload.environment:
+            if "PASSWORD" in key or "KEY" in key:
+                assert isinstance(value, Var) and value.secret, (workload.name, key)
+            if key.endswith("_URL"):  # every connection URL carries its password as a reference
+                assert isinstance(value, Text) and any(v.secret for v in value.variables)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_node_names_its_workloads_and_every_workload_a_node(name: str) -> None:
+    architecture = _model(name)
+    nodes = {n.id for n in architecture.nodes}
+    assert {w.node for w in architecture.workloads} <= nodes
+    running = {s for n in architecture.nodes for s in n.services}
+    assert running == {w.name for w in architecture.workloads}
+    assert len(running) == len(architecture.workloads)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_dependencies_name_workloads_of_the_same_project(name: str) -> None:
+    architecture = _model(name)
+    names = {w.name for w in architecture.workloads}
+    for workload in architecture.workloads:
+        assert {d.service for d in workload.depends_on} <= names - {workload.name}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_the_written_compose_file_loads_in_the_runtime_as_the_model_says(
+        name: str, tmp_path: Path) -> None:
+    architecture = _model(name)
+    data = compose_data(architecture)
+    lines = ["name: shop", "services:"]
+    for service in data["services"]:
+        lines += [*service["comment"], f"  {service['name']}:", service["body"]]
+    lines += ["networks:", *[f"  {n}: {{}}" for n in data["networks"]]]
+    lines += ["volumes:", *[f"  {v}: {{}}" for v in data["volumes"]]]
+    (tmp_path / "compose.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "app").mkdir()  # the build context the app workloads name
+    secrets = {v["name"]: "s3cret" for v in data["variables"]}
+    project = load_project(tmp_path, environ=secrets, profiles=("test",))
+    assert set(project.services) == {w.name for w in architecture.workloads}
+    for workload in architecture.workloads:
+        service = project.services[workload.name]
+        assert service.read_only == workload.security.read_only
+        assert [(p.published, p.target) for p in service.ports] == [
+            (p.published, p.container) for p in workload.ports]
+        assert {d.service for d in service.depends_on} == {d.service for d in workload.depends_on}
+        for key, value in service.environment.items():
+            assert "${" not in value, (workload.name, key)
+
+
+@pytest.mark.parametrize("text", ["22:22", "yes", "no", "on", "0", "1.5", "null", "~", "true",
+                                  "a: b", "#x", "x #y", "*ref", "", " lead", "@x", "{a}"])
+def test_scalars_that_yaml_could_misread_are_quoted(text: str) -> None:
+    assert yaml.safe_load(f"k: {scalar(text)}")["k"] == text
+
+
+def test_the_writer_prints_a_workloads_comments_above_its_keys() -> None:
+    edge = next(w for w in _model("mvc-mysql-haproxy").workloads if w.name == "proxy")
+    lines = service_lines(edge, "shop")
+    user = lines.index('    user: "0"')
+    assert lines[user - 1].lstrip().startswith("# Starts as root only to read the 0600 TLS key")
