@@ -13,11 +13,17 @@ from app.cache import ResponseCache
 from app.context import AppContext
 from app.controllers import routers
 from app.controllers.health import PROBES
+from app.forwarding import ForwardedMiddleware, TrustedProxies
 from app.logs import configure_logging
-from app.middleware import RateLimitMiddleware, RequestContextMiddleware
+from app.middleware import (
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RateLimitStats,
+    RequestContextMiddleware,
+)
 from app.models import DatabaseUnavailable, open_store
 from app.ratelimit import RateLimiter, redis_counter
-from app.redis_client import open_redis
+from app.redis_client import open_guarded
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,14 +33,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. Nothing connects until start-up or the first request."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    redis = open_redis(settings)
+    redis = open_guarded(settings)
     context = AppContext(
         settings=settings,
         store=open_store(
             settings.db_engine, settings.database_url, ENTITIES, read_url=settings.database_read_url
         ),
         redis=redis,
-        cache=ResponseCache(redis, settings.cache_ttl_seconds, prefix=settings.name),
+        cache=ResponseCache(
+            redis,
+            settings.cache_ttl_seconds,
+            prefix=settings.name,
+            log_interval_seconds=settings.redis_retry_after_seconds,
+        ),
     )
 
     @asynccontextmanager
@@ -69,7 +80,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_seconds=settings.rate_limit_window_seconds,
         prefix=settings.name,
     )
-    # The last added is the outermost: the context wraps the limiter, so 429s are logged too.
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, exempt=PROBES)
+    app.state.rate_limit_stats = RateLimitStats()
+    # The last added is the outermost. Forwarded sets the client address everything else
+    # uses; the context wraps the limiter (429s and 503s are logged too), the limiter
+    # counts every request, also those whose body turns out to be too large.
+    app.add_middleware(BodyLimitMiddleware, limit_bytes=settings.body_limit_bytes)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        exempt=PROBES,
+        on_unavailable=settings.rate_limit_on_unavailable,
+        retry_after_seconds=settings.redis_retry_after_seconds,
+        stats=app.state.rate_limit_stats,
+    )
     app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id)
+    app.add_middleware(ForwardedMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
     return app

@@ -1,5 +1,6 @@
 """Settings from the environment (APP_*); defaults come from the rendered blueprint."""
 
+import ipaddress
 import os
 import socket
 from collections.abc import Mapping
@@ -14,6 +15,11 @@ URL_SCHEMES = {
     "mysql": ("mysql://",),
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ON_UNAVAILABLE = ("allow", "deny")
+BODY_LIMIT_BYTES = 10 * 1024 * 1024
+"""Default request-body limit (10 MiB), the same as the edge proxy's default."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -38,6 +44,16 @@ class Settings:
     """Sentinels to ask for the current Redis primary; empty: redis_url names the server."""
     redis_master: str = "mymaster"
     redis_password: str | None = None
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose X-Forwarded-For is believed (the edge proxy); empty: none, use the peer."""
+    redis_budget_ms: int = 100
+    """Time budget of one Redis call (connect, and each read): socket and connect timeouts."""
+    redis_retry_after_seconds: int = 5
+    """After a Redis failure, skip Redis this long before one request probes it again."""
+    rate_limit_on_unavailable: str = "allow"
+    """Without Redis: `allow` requests unlimited, or `deny` them (503)."""
+    body_limit_bytes: int = BODY_LIMIT_BYTES
+    """Largest request body accepted (413 beyond)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -87,6 +103,12 @@ class Settings:
         log_level = text("APP_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"APP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+        on_unavailable = text("APP_RATE_LIMIT_ON_UNAVAILABLE", "allow").lower()
+        if on_unavailable not in ON_UNAVAILABLE:
+            raise SettingsError(
+                f"APP_RATE_LIMIT_ON_UNAVAILABLE must be one of {', '.join(ON_UNAVAILABLE)},"
+                f" got {on_unavailable!r}"
+            )
         return cls(
             name=text("APP_NAME", blueprint.NAME),
             db_engine=engine,
@@ -103,6 +125,11 @@ class Settings:
             redis_sentinels=sentinels,
             redis_master=text("APP_REDIS_MASTER", "mymaster"),
             redis_password=env.get("APP_REDIS_PASSWORD", "").strip() or None,
+            trusted_proxies=_networks(env.get("APP_TRUSTED_PROXIES", "")),
+            redis_budget_ms=positive("APP_REDIS_BUDGET_MS", 100),
+            redis_retry_after_seconds=positive("APP_REDIS_RETRY_AFTER_SECONDS", 5),
+            rate_limit_on_unavailable=on_unavailable,
+            body_limit_bytes=positive("APP_BODY_LIMIT_BYTES", BODY_LIMIT_BYTES),
         )
 
 
@@ -118,4 +145,20 @@ def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
                 f"APP_REDIS_SENTINELS must be host:port pairs separated by commas, got {item!r}"
             )
         found.append((host, int(port)))
+    return tuple(found)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    """`10.0.0.2,172.18.0.0/16,fd00::/8` (APP_TRUSTED_PROXIES) as networks; "" gives none."""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"APP_TRUSTED_PROXIES must be IP addresses or networks (CIDR) separated by commas,"
+                f" got {item!r}"
+            ) from None
     return tuple(found)

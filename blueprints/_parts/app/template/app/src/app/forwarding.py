@@ -1,0 +1,104 @@
+"""The client's address: the socket peer, or what a trusted proxy says it saw.
+
+X-Forwarded-For is a list every proxy appends to: `client, proxy1, proxy2`, and
+whoever sent the request to the first proxy wrote everything left of what that
+proxy appended. So only entries added by proxies we trust mean anything: reading
+from the right, the first address that is not one of our proxies is the client.
+A peer that is not a trusted proxy is the client itself, whatever it sends.
+
+ForwardedMiddleware applies this once, outermost, by rewriting the ASGI scope's
+`client` (and `scheme`, from X-Forwarded-Proto): the rate limiter, the access
+log and the routes all see the same address. uvicorn's own proxy-header handling
+is switched off (`--no-proxy-headers` in the Dockerfile), so this is the only one.
+"""
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SCHEMES = frozenset({"http", "https"})
+
+
+def parse_address(raw: str) -> Address | None:
+    """An address from a peer or an X-Forwarded-For entry; None if malformed.
+
+    Accepts `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` and `[2001:db8::1]:5678`;
+    IPv4-mapped IPv6 addresses become IPv4. Zone ids and anything else are refused.
+    """
+    text = raw.strip()
+    if text.startswith("["):
+        host, bracket, _ = text[1:].partition("]")
+        text = host if bracket else ""
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    if not text or "%" in text:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class TrustedProxies:
+    """Which peers may tell us the client's address (APP_TRUSTED_PROXIES)."""
+
+    def __init__(self, networks: Iterable[Network]):
+        self.networks = tuple(networks)
+
+    def trusts(self, address: Address) -> bool:
+        return any(address in network for network in self.networks)
+
+    def client(self, forwarded_for: Sequence[str], peer: str | None) -> str:
+        """The client's address as a string: see the module docstring.
+
+        `forwarded_for` holds the X-Forwarded-For header lines, in order. Malformed
+        entries are skipped. When every entry is a trusted proxy, the left-most one is
+        the client (a request from inside the proxies' network).
+        """
+        peer_address = parse_address(peer) if peer else None
+        if peer_address is None:
+            return peer or "unknown"
+        if not self.trusts(peer_address):
+            return str(peer_address)
+        entries = [entry for line in forwarded_for for entry in line.split(",")]
+        client = peer_address
+        for entry in reversed(entries):
+            address = parse_address(entry)
+            if address is None:
+                continue
+            client = address
+            if not self.trusts(address):
+                break
+        return str(client)
+
+
+class ForwardedMiddleware:
+    """Outermost layer: sets scope["client"] (and "scheme") from a trusted proxy's headers."""
+
+    def __init__(self, app: ASGIApp, proxies: TrustedProxies):
+        self.app = app
+        self.proxies = proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        peer = scope.get("client")
+        if scope["type"] in ("http", "websocket") and peer:
+            host, port = peer[0], peer[1]
+            headers = Headers(scope=scope)
+            client = self.proxies.client(headers.getlist("x-forwarded-for"), host)
+            address = parse_address(host)
+            if address is not None and self.proxies.trusts(address):
+                proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+                if proto in SCHEMES:
+                    scope["scheme"] = proto if scope["type"] == "http" else proto.replace("http", "ws")
+            if client != host:
+                same = address is not None and client == str(address)
+                scope["client"] = (client, port if same else 0)
+        await self.app(scope, receive, send)

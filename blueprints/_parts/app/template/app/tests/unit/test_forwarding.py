@@ -1,0 +1,109 @@
+"""Client addresses: forwarded headers count only from trusted proxies, right-most first."""
+
+import ipaddress
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from app.forwarding import ForwardedMiddleware, TrustedProxies, parse_address
+
+EDGE = "172.18.0.5"
+PROXIES = TrustedProxies([ipaddress.ip_network("172.18.0.0/16"), ipaddress.ip_network("fd00::/8")])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7 ", "203.0.113.7"),
+        ("203.0.113.7:5678", "203.0.113.7"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+    ],
+)
+def test_addresses_are_parsed_and_normalised(raw: str, expected: str) -> None:
+    assert str(parse_address(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "unknown", "203.0.113", "203.0.113.7.1", "evil.example", "fe80::1%eth0", "[2001:db8::1", "1:2"]
+)
+def test_malformed_addresses_are_refused(raw: str) -> None:
+    assert parse_address(raw) is None
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ["203.0.113.9"],
+        ["203.0.113.9, 198.51.100.1"],
+        ["203.0.113.9", "198.51.100.1"],
+        [f"203.0.113.9, {EDGE}"],
+    ],
+)
+def test_an_untrusted_peer_is_the_client_whatever_it_sends(forged: list[str]) -> None:
+    assert PROXIES.client(forged, "198.51.100.77") == "198.51.100.77"
+
+
+def test_nothing_is_trusted_by_default() -> None:
+    assert TrustedProxies([]).client(["203.0.113.9"], EDGE) == EDGE
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "expected"),
+    [
+        # The edge appended the address it saw: that is the client.
+        (["198.51.100.1"], "198.51.100.1"),
+        # Whatever the client wrote to the left is ignored.
+        (["203.0.113.9, 198.51.100.1"], "198.51.100.1"),
+        (["1.1.1.1, 2.2.2.2, 198.51.100.1"], "198.51.100.1"),
+        # Several header lines are one list, in order.
+        (["203.0.113.9", "198.51.100.1"], "198.51.100.1"),
+        # Trusted hops on the right are skipped (a chain of our own proxies).
+        ([f"203.0.113.9, 198.51.100.1, 172.18.0.9, {EDGE}"], "198.51.100.1"),
+        (["198.51.100.1, fd00::7"], "198.51.100.1"),
+        # Malformed entries are skipped, never answered.
+        (["198.51.100.1, unknown"], "198.51.100.1"),
+        (["198.51.100.1, , not-an-ip"], "198.51.100.1"),
+        (["[2001:db8::5]:1234"], "2001:db8::5"),
+        # Only our own proxies: the left-most of them is the client (an internal caller).
+        ([f"172.18.0.9, {EDGE}"], "172.18.0.9"),
+        # No usable header: the peer itself.
+        ([], EDGE),
+        (["garbage"], EDGE),
+    ],
+)
+def test_a_trusted_peer_gives_the_right_most_untrusted_entry(
+    forwarded_for: list[str], expected: str
+) -> None:
+    assert PROXIES.client(forwarded_for, EDGE) == expected
+
+
+def test_peers_without_an_address() -> None:
+    assert PROXIES.client(["203.0.113.9"], None) == "unknown"
+    assert PROXIES.client(["203.0.113.9"], "testclient") == "testclient"
+    assert PROXIES.client([], "::ffff:198.51.100.7") == "198.51.100.7"
+
+
+def echo_app(proxies: TrustedProxies) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/who")
+    def who(request: Request) -> dict[str, str | None]:
+        return {"client": request.client.host if request.client else None, "scheme": request.url.scheme}
+
+    app.add_middleware(ForwardedMiddleware, proxies=proxies)
+    return app
+
+
+def test_the_middleware_rewrites_the_client_and_scheme_for_trusted_peers_only() -> None:
+    headers = {"X-Forwarded-For": "203.0.113.9, 198.51.100.1", "X-Forwarded-Proto": "https"}
+    trusted = TestClient(echo_app(PROXIES), client=(EDGE, 40000))
+    assert trusted.get("/who", headers=headers).json() == {"client": "198.51.100.1", "scheme": "https"}
+    outsider = TestClient(echo_app(PROXIES), client=("198.51.100.77", 40000))
+    assert outsider.get("/who", headers=headers).json() == {"client": "198.51.100.77", "scheme": "http"}
+    bad_proto = {"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "gopher"}
+    assert trusted.get("/who", headers=bad_proto).json()["scheme"] == "http"
