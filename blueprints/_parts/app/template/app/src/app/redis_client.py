@@ -60,7 +60,8 @@ def open_redis(settings: Settings) -> Redis:
     """
     options = client_options(settings.redis_budget_ms)
     if not settings.redis_sentinels:
-        assert settings.redis_url is not None  # Settings requires one without sentinels
+        if settings.redis_url is None:
+            raise ValueError("a Redis URL or sentinels are required")  # Settings ensures one
         return Redis.from_url(settings.redis_url, **options)
     from redis.sentinel import Sentinel
 

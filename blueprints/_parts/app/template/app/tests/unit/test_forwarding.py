@@ -29,7 +29,8 @@ def test_addresses_are_parsed_and_normalised(raw: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "unknown", "203.0.113", "203.0.113.7.1", "evil.example", "fe80::1%eth0", "[2001:db8::1", "1:2"]
+    "raw",
+    ["", "unknown", "203.0.113", "203.0.113.7.1", "evil.example", "fe80::1%eth0", "[2001:db8::1", "1:2"],
 )
 def test_malformed_addresses_are_refused(raw: str) -> None:
     assert parse_address(raw) is None

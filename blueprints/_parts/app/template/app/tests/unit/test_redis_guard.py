@@ -5,6 +5,7 @@ never answers: a stalled or partitioned Redis), answers (+PONG / +OK / nil), or 
 closed (connection refused). No Redis server is needed.
 """
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -129,10 +130,8 @@ def guarded(url: str, retry_after: float = 60) -> GuardedRedis:
 
 def timed(call: Callable[[], object]) -> float:
     started = time.perf_counter()
-    try:
+    with contextlib.suppress(RedisError):
         call()
-    except RedisError:
-        pass
     return time.perf_counter() - started
 
 
