@@ -25,6 +25,8 @@ import pytest
 from tests.helpers import mvc_spec
 from tests.servers import HOST, _binary, _start, _stop, _workdir
 
+pytestmark = pytest.mark.servers
+
 BUDGET_MS = 100
 
 
