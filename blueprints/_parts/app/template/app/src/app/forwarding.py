@@ -6,6 +6,12 @@ proxy appended. So only entries added by proxies we trust mean anything: reading
 from the right, the first address that is not one of our proxies is the client.
 A peer that is not a trusted proxy is the client itself, whatever it sends.
 
+APP_TRUSTED_PROXIES must name proxies only, never addresses clients can arrive from:
+a client seen by the edge as a trusted address (say the Docker network's gateway, when
+published ports go through docker-proxy and the whole subnet is trusted) would be
+skipped like a proxy, and what it wrote to the left believed. Trust the edge's own
+address, or have the edge overwrite X-Forwarded-For with the peer it saw.
+
 ForwardedMiddleware applies this once, outermost, by rewriting the ASGI scope's
 `client` (and `scheme`, from X-Forwarded-Proto): the rate limiter, the access
 log and the routes all see the same address. uvicorn's own proxy-header handling
