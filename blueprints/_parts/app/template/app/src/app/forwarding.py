@@ -6,11 +6,13 @@ proxy appended. So only entries added by proxies we trust mean anything: reading
 from the right, the first address that is not one of our proxies is the client.
 A peer that is not a trusted proxy is the client itself, whatever it sends.
 
-APP_TRUSTED_PROXIES must name proxies only, never addresses clients can arrive from:
-a client seen by the edge as a trusted address (say the Docker network's gateway, when
-published ports go through docker-proxy and the whole subnet is trusted) would be
-skipped like a proxy, and what it wrote to the left believed. Trust the edge's own
-address, or have the edge overwrite X-Forwarded-For with the peer it saw.
+APP_TRUSTED_PROXIES names the proxies by address, network or host name (such as
+`proxy`, the edge's compose service). It must name proxies only, never addresses
+clients can arrive from: a client seen by the edge as a trusted address (say the
+Docker network's gateway, when published ports go through docker-proxy and the
+whole subnet is trusted) would be skipped like a proxy, and what it wrote to the
+left believed. Trust the edge itself, or have it overwrite X-Forwarded-For with the
+peer it saw.
 
 ForwardedMiddleware applies this once, outermost, by rewriting the ASGI scope's
 `client` (and `scheme`, from X-Forwarded-Proto): the rate limiter, the access
@@ -19,10 +21,16 @@ is switched off (`--no-proxy-headers` in the Dockerfile), so this is the only on
 """
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -53,14 +61,80 @@ def parse_address(raw: str) -> Address | None:
     return address
 
 
-class TrustedProxies:
-    """Which peers may tell us the client's address (APP_TRUSTED_PROXIES)."""
+Resolver = Callable[[str], set[Address]]
 
-    def __init__(self, networks: Iterable[Network]):
+
+def resolve(host: str) -> set[Address]:
+    """The addresses `host` resolves to now (socket.gaierror if none)."""
+    found = set()
+    for *_, sockaddr in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP):
+        address = parse_address(str(sockaddr[0]))
+        if address is not None:
+            found.add(address)
+    return found
+
+
+class TrustedProxies:
+    """Which peers may tell us the client's address (APP_TRUSTED_PROXIES).
+
+    Networks are fixed. Host names (compose service names, such as the edge proxy's)
+    are resolved in a background thread, never on a request's path: at start-up (see
+    `refresh_soon`), then every `refresh_seconds`, and every `retry_seconds` while one of
+    them does not resolve (the edge usually starts after the app). Until a name
+    resolves, its proxy is not trusted: its requests count as its own.
+    """
+
+    def __init__(
+        self,
+        networks: Iterable[Network],
+        hosts: Iterable[str] = (),
+        refresh_seconds: float = 30.0,
+        retry_seconds: float = 2.0,
+        resolver: Resolver = resolve,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.networks = tuple(networks)
+        self.hosts = tuple(hosts)
+        self._refresh_seconds = refresh_seconds
+        self._retry_seconds = retry_seconds
+        self._resolver = resolver
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._resolved: dict[str, frozenset[Address]] = {}
+        self._addresses: frozenset[Address] = frozenset()
+        self._due = 0.0
+        self._refreshing = False
 
     def trusts(self, address: Address) -> bool:
-        return any(address in network for network in self.networks)
+        if any(address in network for network in self.networks):
+            return True
+        if self.hosts:
+            self.refresh_soon()
+        return address in self._addresses
+
+    def refresh_soon(self) -> None:
+        """Start a background resolution of the host names if one is due."""
+        with self._lock:
+            if self._refreshing or self._clock() < self._due:
+                return
+            self._refreshing = True
+        threading.Thread(target=self.refresh, name="trusted-proxies", daemon=True).start()
+
+    def refresh(self) -> None:
+        """Resolve every host name now; one that fails keeps its previous addresses."""
+        failed = []
+        try:
+            for host in self.hosts:
+                try:
+                    self._resolved[host] = frozenset(self._resolver(host))
+                except OSError as exc:
+                    failed.append(host)
+                    log.info("trusted proxy does not resolve yet", extra={"host": host, "error": str(exc)})
+            self._addresses = frozenset().union(*self._resolved.values())
+        finally:
+            with self._lock:
+                self._due = self._clock() + (self._retry_seconds if failed else self._refresh_seconds)
+                self._refreshing = False
 
     def client(self, forwarded_for: Sequence[str], peer: str | None) -> str:
         """The client's address as a string: see the module docstring.

@@ -48,8 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    proxies = TrustedProxies(settings.trusted_proxies, settings.trusted_proxy_hosts)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        proxies.refresh_soon()  # resolve proxies named by host (in the background)
         # Create tables and indexes now if the database is up; otherwise the first
         # request (or /readyz) retries, so a slow database does not crash the app.
         try:
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefix=settings.name,
     )
     app.state.rate_limit_stats = RateLimitStats()
+    app.state.trusted_proxies = proxies
     # The last added is the outermost. Forwarded sets the client address everything else
     # uses; the context wraps the limiter (429s and 503s are logged too), the limiter
     # counts every request, also those whose body turns out to be too large.
@@ -94,5 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats=app.state.rate_limit_stats,
     )
     app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id)
-    app.add_middleware(ForwardedMiddleware, proxies=TrustedProxies(settings.trusted_proxies))
+    app.add_middleware(ForwardedMiddleware, proxies=proxies)
     return app

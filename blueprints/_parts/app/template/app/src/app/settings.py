@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ BODY_LIMIT_BYTES = 10 * 1024 * 1024
 """Default request-body limit (10 MiB), the same as the edge proxy's default."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 class SettingsError(ValueError):
@@ -46,6 +49,8 @@ class Settings:
     redis_password: str | None = None
     trusted_proxies: tuple[Network, ...] = ()
     """Peers whose X-Forwarded-For is believed (the edge proxy); empty: none, use the peer."""
+    trusted_proxy_hosts: tuple[str, ...] = ()
+    """Host names of trusted proxies (compose service names), resolved while running."""
     redis_budget_ms: int = 100
     """Time budget of one Redis call (connect, and each read): socket and connect timeouts."""
     redis_retry_after_seconds: int = 5
@@ -109,6 +114,7 @@ class Settings:
                 f"APP_RATE_LIMIT_ON_UNAVAILABLE must be one of {', '.join(ON_UNAVAILABLE)},"
                 f" got {on_unavailable!r}"
             )
+        trusted = _trusted(env.get("APP_TRUSTED_PROXIES", ""))
         return cls(
             name=text("APP_NAME", blueprint.NAME),
             db_engine=engine,
@@ -125,7 +131,8 @@ class Settings:
             redis_sentinels=sentinels,
             redis_master=text("APP_REDIS_MASTER", "mymaster"),
             redis_password=env.get("APP_REDIS_PASSWORD", "").strip() or None,
-            trusted_proxies=_networks(env.get("APP_TRUSTED_PROXIES", "")),
+            trusted_proxies=trusted[0],
+            trusted_proxy_hosts=trusted[1],
             redis_budget_ms=positive("APP_REDIS_BUDGET_MS", 100),
             redis_retry_after_seconds=positive("APP_REDIS_RETRY_AFTER_SECONDS", 5),
             rate_limit_on_unavailable=on_unavailable,
@@ -148,17 +155,20 @@ def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(found)
 
 
-def _networks(raw: str) -> tuple[Network, ...]:
-    """`10.0.0.2,172.18.0.0/16,fd00::/8` (APP_TRUSTED_PROXIES) as networks; "" gives none."""
-    found = []
+def _trusted(raw: str) -> tuple[tuple[Network, ...], tuple[str, ...]]:
+    """`proxy,10.0.0.2,172.18.0.0/16` (APP_TRUSTED_PROXIES) as (networks, host names)."""
+    networks: list[Network] = []
+    hosts: list[str] = []
     for item in (part.strip() for part in raw.split(",")):
         if not item:
             continue
         try:
-            found.append(ipaddress.ip_network(item, strict=False))
+            networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
-            raise SettingsError(
-                f"APP_TRUSTED_PROXIES must be IP addresses or networks (CIDR) separated by commas,"
-                f" got {item!r}"
-            ) from None
-    return tuple(found)
+            if not _HOSTNAME.fullmatch(item) or item.replace(".", "").isdigit():
+                raise SettingsError(
+                    "APP_TRUSTED_PROXIES must be IP addresses, networks (CIDR) or host names"
+                    f" separated by commas, got {item!r}"
+                ) from None
+            hosts.append(item.lower())
+    return tuple(networks), tuple(hosts)

@@ -133,6 +133,17 @@ def test_a_trusted_proxy_names_the_client_for_the_log_and_the_limiter(
     assert entry["client"] == "198.51.100.1"
 
 
+def test_a_proxy_named_by_host_is_trusted_once_resolved(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = dataclasses.replace(offline_settings(), log_level="info", trusted_proxy_hosts=("localhost",))
+    app = create_app(settings)
+    client = TestClient(app, client=("127.0.0.1", 40000), raise_server_exceptions=False)
+    forged = {"X-Forwarded-For": "203.0.113.1, 198.51.100.1"}
+    app.state.trusted_proxies.refresh()  # what start-up starts in the background
+    client.get("/whoami", headers=forged)
+    (entry,) = access_entries(capsys.readouterr().out)
+    assert entry["client"] == "198.51.100.1"
+
+
 @pytest.fixture(scope="module")
 def small_bodies() -> TestClient:
     app = create_app(dataclasses.replace(offline_settings(), body_limit_bytes=1000))

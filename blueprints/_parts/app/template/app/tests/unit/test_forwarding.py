@@ -1,12 +1,14 @@
 """Client addresses: forwarded headers count only from trusted proxies, right-most first."""
 
 import ipaddress
+import socket
+import time
 
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from app.forwarding import ForwardedMiddleware, TrustedProxies, parse_address
+from app.forwarding import Address, ForwardedMiddleware, TrustedProxies, parse_address
 
 EDGE = "172.18.0.5"
 PROXIES = TrustedProxies([ipaddress.ip_network("172.18.0.0/16"), ipaddress.ip_network("fd00::/8")])
@@ -108,3 +110,66 @@ def test_the_middleware_rewrites_the_client_and_scheme_for_trusted_peers_only() 
     assert outsider.get("/who", headers=headers).json() == {"client": "198.51.100.77", "scheme": "http"}
     bad_proto = {"X-Forwarded-For": "198.51.100.1", "X-Forwarded-Proto": "gopher"}
     assert trusted.get("/who", headers=bad_proto).json()["scheme"] == "http"
+
+
+class FakeDns:
+    def __init__(self, answers: dict[str, set[str]]):
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def __call__(self, host: str) -> set[Address]:
+        self.asked.append(host)
+        if host not in self.answers:
+            raise socket.gaierror(f"{host}: Name or service not known")
+        return {ipaddress.ip_address(a) for a in self.answers[host]}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_proxies_named_by_host_are_trusted_once_resolved() -> None:
+    dns, clock = FakeDns({}), Clock()
+    proxies = TrustedProxies([], ["proxy"], refresh_seconds=30, retry_seconds=2, resolver=dns, clock=clock)
+    forged = ["203.0.113.9, 198.51.100.1"]
+    # Not resolved (the edge is not up yet): its requests are its own, nothing is believed.
+    proxies.refresh()
+    assert proxies.client(forged, EDGE) == EDGE
+    dns.answers["proxy"] = {EDGE}
+    proxies.refresh()  # a retry: names that failed are asked again after retry_seconds
+    assert proxies.client(forged, EDGE) == "198.51.100.1"
+    # A failing lookup later keeps what was known.
+    del dns.answers["proxy"]
+    proxies.refresh()
+    assert proxies.client(forged, EDGE) == "198.51.100.1"
+    assert proxies.client(forged, "198.51.100.77") == "198.51.100.77"
+
+
+def test_names_are_resolved_in_the_background_when_due() -> None:
+    dns, clock = FakeDns({"proxy": {EDGE}}), Clock()
+    proxies = TrustedProxies([], ["proxy"], refresh_seconds=30, retry_seconds=2, resolver=dns, clock=clock)
+    proxies.refresh_soon()
+    deadline = time.monotonic() + 5
+    while not proxies.trusts(ipaddress.ip_address(EDGE)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proxies.trusts(ipaddress.ip_address(EDGE))
+    asked = len(dns.asked)
+    proxies.refresh_soon()
+    time.sleep(0.05)
+    assert len(dns.asked) == asked, "not again before refresh_seconds"
+    clock.now += 30
+    proxies.refresh_soon()
+    deadline = time.monotonic() + 5
+    while len(dns.asked) == asked and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(dns.asked) == asked + 1
+
+
+def test_localhost_resolves_for_real() -> None:
+    from app.forwarding import resolve
+
+    assert ipaddress.ip_address("127.0.0.1") in resolve("localhost")

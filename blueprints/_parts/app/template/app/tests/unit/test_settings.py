@@ -32,6 +32,7 @@ def test_defaults_come_from_the_blueprint() -> None:
     assert settings.log_level == "info"
     assert settings.instance_id == socket.gethostname()
     assert settings.trusted_proxies == ()
+    assert settings.trusted_proxy_hosts == ()
     assert settings.redis_budget_ms == 100
     assert settings.redis_retry_after_seconds == 5
     assert settings.rate_limit_on_unavailable == "allow"
@@ -50,7 +51,7 @@ def test_every_variable_is_read() -> None:
             "APP_CACHE_TTL_SECONDS": "5",
             "APP_LOG_LEVEL": "DEBUG",
             "APP_INSTANCE_ID": "app-2",
-            "APP_TRUSTED_PROXIES": "172.18.0.0/16, 10.0.0.5,fd00::/8",
+            "APP_TRUSTED_PROXIES": "172.18.0.0/16, 10.0.0.5,Proxy,fd00::/8,edge.internal",
             "APP_REDIS_BUDGET_MS": "250",
             "APP_REDIS_RETRY_AFTER_SECONDS": "9",
             "APP_RATE_LIMIT_ON_UNAVAILABLE": "Deny",
@@ -72,6 +73,7 @@ def test_every_variable_is_read() -> None:
             ipaddress.ip_network("10.0.0.5/32"),
             ipaddress.ip_network("fd00::/8"),
         ),
+        trusted_proxy_hosts=("proxy", "edge.internal"),
         redis_budget_ms=250,
         redis_retry_after_seconds=9,
         rate_limit_on_unavailable="deny",
@@ -96,7 +98,9 @@ def test_each_engine_takes_its_url_scheme(engine: str) -> None:
         ({"APP_RATE_LIMIT_WINDOW_SECONDS": "0"}, "APP_RATE_LIMIT_WINDOW_SECONDS must be at least 1"),
         ({"APP_CACHE_TTL_SECONDS": "-5"}, "APP_CACHE_TTL_SECONDS must be at least 1"),
         ({"APP_LOG_LEVEL": "loud"}, "APP_LOG_LEVEL must be one of"),
-        ({"APP_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "10.0.0.0/8,prox y"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "10.0.0.300"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "-proxy"}, "APP_TRUSTED_PROXIES must be IP addresses"),
         ({"APP_TRUSTED_PROXIES": "10.0.0.0/33"}, "APP_TRUSTED_PROXIES must be IP addresses"),
         ({"APP_REDIS_BUDGET_MS": "0"}, "APP_REDIS_BUDGET_MS must be at least 1"),
         ({"APP_REDIS_RETRY_AFTER_SECONDS": "soon"}, "APP_REDIS_RETRY_AFTER_SECONDS must be a whole"),
