@@ -63,6 +63,11 @@ def parse_address(raw: str) -> Address | None:
 
 Resolver = Callable[[str], set[Address]]
 
+_NO_SUCH_NAME = frozenset(
+    code for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None)) if code
+)
+"""getaddrinfo's answers meaning the name does not exist (as opposed to DNS failing)."""
+
 
 def resolve(host: str) -> set[Address]:
     """The addresses `host` resolves to now (socket.gaierror if none)."""
@@ -81,14 +86,17 @@ class TrustedProxies:
     are resolved in a background thread, never on a request's path: at start-up (see
     `refresh_soon`), then every `refresh_seconds`, and every `retry_seconds` while one of
     them does not resolve (the edge usually starts after the app). Until a name
-    resolves, its proxy is not trusted: its requests count as its own.
+    resolves, its proxy is not trusted: its requests count as its own. A name that no
+    longer exists (the container is gone) stops being trusted at the next refresh, since
+    its address may be given to another container; a failed lookup (DNS unavailable)
+    keeps the addresses last seen.
     """
 
     def __init__(
         self,
         networks: Iterable[Network],
         hosts: Iterable[str] = (),
-        refresh_seconds: float = 30.0,
+        refresh_seconds: float = 5.0,
         retry_seconds: float = 2.0,
         resolver: Resolver = resolve,
         clock: Callable[[], float] = time.monotonic,
@@ -129,7 +137,9 @@ class TrustedProxies:
                     self._resolved[host] = frozenset(self._resolver(host))
                 except OSError as exc:
                     failed.append(host)
-                    log.info("trusted proxy does not resolve yet", extra={"host": host, "error": str(exc)})
+                    if isinstance(exc, socket.gaierror) and exc.errno in _NO_SUCH_NAME:
+                        self._resolved.pop(host, None)
+                    log.info("trusted proxy does not resolve", extra={"host": host, "error": str(exc)})
             self._addresses = frozenset().union(*self._resolved.values())
         finally:
             with self._lock:

@@ -116,11 +116,14 @@ class FakeDns:
     def __init__(self, answers: dict[str, set[str]]):
         self.answers = answers
         self.asked: list[str] = []
+        self.down = False
 
     def __call__(self, host: str) -> set[Address]:
         self.asked.append(host)
+        if self.down:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
         if host not in self.answers:
-            raise socket.gaierror(f"{host}: Name or service not known")
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return {ipaddress.ip_address(a) for a in self.answers[host]}
 
 
@@ -142,11 +145,16 @@ def test_proxies_named_by_host_are_trusted_once_resolved() -> None:
     dns.answers["proxy"] = {EDGE}
     proxies.refresh()  # a retry: names that failed are asked again after retry_seconds
     assert proxies.client(forged, EDGE) == "198.51.100.1"
-    # A failing lookup later keeps what was known.
-    del dns.answers["proxy"]
+    assert proxies.client(forged, "198.51.100.77") == "198.51.100.77"
+    # DNS failing keeps what was known ...
+    dns.down = True
     proxies.refresh()
     assert proxies.client(forged, EDGE) == "198.51.100.1"
-    assert proxies.client(forged, "198.51.100.77") == "198.51.100.77"
+    # ... but a name that is gone is no longer trusted: its address may be reused.
+    dns.down = False
+    del dns.answers["proxy"]
+    proxies.refresh()
+    assert proxies.client(forged, EDGE) == EDGE
 
 
 def test_names_are_resolved_in_the_background_when_due() -> None:
