@@ -88,7 +88,13 @@ class ResponseCache:
         with self._pending_lock:
             pending = sorted(self._pending)
         for entity in pending:
-            self._client.set(self._version_key(entity), uuid.uuid4().hex)
+            # Taken out first: a write failing to invalidate meanwhile puts it back.
             with self._pending_lock:
                 self._pending.discard(entity)
+            try:
+                self._client.set(self._version_key(entity), uuid.uuid4().hex)
+            except RedisError:
+                with self._pending_lock:
+                    self._pending.add(entity)
+                raise
         log.info("pending cache invalidations done", extra={"entities": pending})
