@@ -34,8 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "app": {"api": ["rest"], "replicas": 3,
             "entities": [{"name": "item", "fields": {"name": "str", "description": "str?"}}]},
     "database": {"engine": "mongodb", "name": "app", "replicas": 3},
-    "cache": {"engine": "redis", "rate_limit": {"requests": 100, "window": 60}, "ttl": 300,
-              "sentinel": True},
+    "cache": {"engine": "redis", "rate_limit": {"requests": 100, "window": 60,
+                                                "on_unavailable": "allow"},
+              "ttl": 300, "sentinel": True},
     "bus": {"kind": "kafka"},
     "auth": {"provider": "keycloak"},
     "observability": ["prometheus", "grafana", "jaeger"],
@@ -253,12 +254,17 @@ def app_workload(project: str, name: str, app: dict[str, Any],
     )
 
 
-def app_settings(cache: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+def app_settings(cache: dict[str, Any], edge: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+    """What every app instance reads besides where its data lives."""
     limit = cache["rate_limit"]
     return (
         ("APP_RATE_LIMIT_REQUESTS", str(limit["requests"])),
         ("APP_RATE_LIMIT_WINDOW_SECONDS", str(limit["window_seconds"])),
+        ("APP_RATE_LIMIT_ON_UNAVAILABLE", limit["on_unavailable"]),
         ("APP_CACHE_TTL_SECONDS", str(cache["ttl_seconds"])),
+        # Forwarding headers are believed from the edge only, found by its service name.
+        ("APP_TRUSTED_PROXIES", str(edge["service"])),
+        ("APP_BODY_LIMIT_BYTES", str(edge["body_limit_mb"] * 1048576)),
         ("APP_LOG_LEVEL", APP_LOG_LEVEL),
     )
 
@@ -277,7 +283,8 @@ def data_context(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
          "name": database["name"], "user": "app", "data_path": db_entry.data_path,
          "healthcheck": healthcheck(engine)},
         {"engine": "redis", "service": "redis", "image": redis.image, "port": redis.main_port,
-         "rate_limit": {"requests": limit["requests"], "window_seconds": seconds(limit["window"])},
+         "rate_limit": {"requests": limit["requests"], "window_seconds": seconds(limit["window"]),
+                        "on_unavailable": limit["on_unavailable"]},
          "ttl_seconds": seconds(cache["ttl"]), "sentinel": bool(cache.get("sentinel")),
          "data_path": redis.data_path, "healthcheck": healthcheck("redis")},
     )

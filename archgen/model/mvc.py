@@ -30,7 +30,7 @@ PARTS = (("compose", "."), ("edge", "."), ("delivery", "."), ("app", "app"))
 
 
 def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
-                    redis_db: int = 0) -> tuple[tuple[str, EnvValue], ...]:
+                    edge: dict[str, Any], redis_db: int = 0) -> tuple[tuple[str, EnvValue], ...]:
     """What the single-server app (mvc) reads: where its database and Redis are."""
     return (
         ("APP_NAME", name),
@@ -39,7 +39,7 @@ def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
                                      database["name"], database["user"])),
         ("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
                                f"@{cache['service']}:{cache['port']}/{redis_db}")),
-        *app_settings(cache),
+        *app_settings(cache, edge),
     )
 
 
@@ -51,11 +51,12 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
     edge = edge_block("proxy", proxy, [{"name": "app", "host": "app", "port": APP_PORT, "weight": 1}])
     engine = database["engine"]
     data = (database["service"], cache["service"])
-    test = app_workload(name, "app-test", app, app_environment(name, database, cache, redis_db=1),
+    test = app_workload(name, "app-test", app, app_environment(name, database, cache, edge, redis_db=1),
                         healthy(*data), test=True)
     workloads: tuple[Workload, ...] = (
         edge_workload(edge, ("app",)),
-        app_workload(name, "app", app, app_environment(name, database, cache), healthy(*data)),
+        app_workload(name, "app", app, app_environment(name, database, cache, edge),
+                     healthy(*data)),
         replace(test,
                 comment=("The app's own test suite, run against this stack's database and Redis "
                          "(a one-shot job in profile `test`): `make test`, or",

@@ -76,8 +76,8 @@ def _scaled_context(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return app, database, cache
 
 
-def _app_environment(name: str, database: dict[str, Any],
-                     cache: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+def _app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
+                     edge: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
     engine, port = database["engine"], database["port"]
     pairs: list[tuple[str, EnvValue]] = [("APP_NAME", name), ("APP_DB_ENGINE", engine)]
     if engine == "postgres":
@@ -99,7 +99,7 @@ def _app_environment(name: str, database: dict[str, Any],
     else:
         pairs.append(("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
                                             f"@{cache['service']}:{cache['port']}/0")))
-    return (*pairs, *app_settings(cache))
+    return (*pairs, *app_settings(cache, edge))
 
 
 _APP_COMMENTS = {
@@ -245,7 +245,7 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
         else healthy(*database["members"]))
     data_ready += healthy(*(cache["nodes"] + cache["sentinels"] if cache["sentinel"]
                             else [cache["service"]]))
-    environment = _app_environment(name, database, cache)
+    environment = _app_environment(name, database, cache, edge)
     comments = (_APP_COMMENTS[engine], _APP_COMMENTS["sentinel"])
     replicas = [
         replace(app_workload(name, instance, app, (*environment, ("APP_INSTANCE_ID", instance)),

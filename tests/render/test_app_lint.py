@@ -62,7 +62,7 @@ def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return target / "app"
 
 
-DEV_REQUIREMENTS = Path(__file__).parents[2] / "blueprints/_parts/app/template/app/requirements-dev.txt"
+DEV_REQUIREMENTS = Path(__file__).parents[2] / "blueprints/_parts/app/template/requirements-dev.txt"
 
 
 def _pinned(name: str) -> str:
