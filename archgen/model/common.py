@@ -111,6 +111,14 @@ def digest(*values: object) -> str:
 
 # -- the edge: proxy, load balancer or gateway -------------------------------------------------
 
+def hardened(kind: str, user: str | None = None) -> Security:
+    """The catalog's hardening for `kind`: every capability dropped but what it names."""
+    hardening = CATALOG[kind].hardening
+    return Security(user=user, read_only=hardening.read_only, tmpfs=hardening.tmpfs,
+                    cap_drop=("ALL",), cap_add=hardening.cap_add, no_new_privileges=True,
+                    reason=hardening.reason)
+
+
 def edge_block(role: str, block: dict[str, Any], upstreams: list[dict[str, Any]]) -> dict[str, Any]:
     """The template data of the edge; `upstreams` are the replicas it forwards to."""
     entry = CATALOG[block["kind"]]
@@ -198,7 +206,7 @@ def edge_workload(edge: dict[str, Any], depends: tuple[str, ...]) -> Workload:
         healthcheck=entry.healthcheck,
         depends_on=healthy(*depends),
         memory="128M",
-        security=Security(user=user, reason="not yet hardened: see the catalog"),
+        security=hardened(kind, user),
         networks=(FRONTEND,),
         labels=(("io.archgen.edge-config", digest(edge)),),
         field_comments=tuple(comments),
@@ -224,11 +232,6 @@ def app_context(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def app_security() -> Security:
-    return Security(user=CATALOG["python"].user, read_only=True, tmpfs=("/tmp",),
-                    cap_drop=("ALL",), no_new_privileges=True)
-
-
 def app_workload(project: str, name: str, app: dict[str, Any],
                  environment: tuple[tuple[str, EnvValue], ...], depends_on: tuple[Dependency, ...],
                  *, test: bool = False) -> Workload:
@@ -244,7 +247,7 @@ def app_workload(project: str, name: str, app: dict[str, Any],
         healthcheck=None if test else python.healthcheck,
         depends_on=depends_on,
         memory="256M",
-        security=app_security(),
+        security=hardened("python", python.user),
         init=not test,
         networks=(BACKEND,) if test else (FRONTEND, BACKEND),
         profiles=("test",) if test else (),
@@ -305,7 +308,7 @@ def server_workload(name: str, node: str, kind: str, *, environment: tuple[tuple
         environment=environment,
         mounts=(Mount(f"{name}-data", entry.data_path), *mounts),
         healthcheck=check or entry.healthcheck, depends_on=depends_on, memory=memory,
-        security=Security(user=user, reason="not yet hardened: see the catalog"),
+        security=hardened(kind, user),
         networks=(BACKEND,), stop_grace_period=grace, stateful=True, comment=comment,
         field_comments=field_comments,
     )
@@ -330,7 +333,7 @@ def job_workload(name: str, node: str, kind: str, *, entrypoint: tuple[str, ...]
     return Workload(name=name, node=node, kind=kind, image=CATALOG[kind].image,
                     entrypoint=entrypoint, environment=environment, mounts=mounts,
                     healthcheck_disabled=True, depends_on=depends_on,
-                    security=Security(reason="not yet hardened: see the catalog"),
+                    security=hardened(kind),
                     networks=(BACKEND,), restart="no", job=True, comment=comment)
 
 
