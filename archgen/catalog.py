@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archgen.variables import (
+    MONGO_APP_PASSWORD,
     MONGO_ROOT_PASSWORD,
     MYSQL_PASSWORD,
     MYSQL_ROOT_PASSWORD,
+    POSTGRES_ADMIN,
+    POSTGRES_APP_PASSWORD,
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     EnvValue,
@@ -462,18 +465,35 @@ def images() -> dict[str, str]:
 # Secrets are `Var` references (their values live in `.env`), never literal values.
 
 def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, EnvValue], ...]:
-    """The variables of the image's entrypoint contract that create the database and its user."""
+    """The variables of the image's entrypoint contract that create the database and its users.
+
+    The image's administrator (PostgreSQL's superuser, MongoDB's root, MySQL's root) is for
+    initialisation and operators only; the app gets a user of its own with rights on its
+    own database alone (`init_files` creates it where the image does not).
+    """
     if kind == "postgres":
-        return (("POSTGRES_USER", user), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
-                ("POSTGRES_DB", database))
+        return (("POSTGRES_USER", POSTGRES_ADMIN), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
+                ("POSTGRES_DB", database), ("APP_DB_USER", user),
+                ("POSTGRES_APP_PASSWORD", POSTGRES_APP_PASSWORD))
     if kind == "mysql":
+        # The image grants MYSQL_USER every right on MYSQL_DATABASE and nothing else.
         return (("MYSQL_ROOT_PASSWORD", MYSQL_ROOT_PASSWORD), ("MYSQL_DATABASE", database),
                 ("MYSQL_USER", user), ("MYSQL_PASSWORD", MYSQL_PASSWORD))
     if kind == "mongodb":
         return (("MONGO_INITDB_ROOT_USERNAME", "root"),
                 ("MONGO_INITDB_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),
-                ("MONGO_INITDB_DATABASE", database))
+                ("MONGO_INITDB_DATABASE", database), ("APP_DB_USER", user),
+                ("MONGO_APP_PASSWORD", MONGO_APP_PASSWORD))
     raise KeyError(f"no server environment for {kind}")
+
+
+# Project files (rendered by the shared `data` part) the image runs on its first start, and
+# where the image looks for them.
+INIT_FILES: dict[str, tuple[tuple[str, str], ...]] = {
+    "postgres": (("./db/app-user.sh", "/docker-entrypoint-initdb.d/20-app-user.sh"),),
+    "mongodb": (("./db/app-user.js", "/docker-entrypoint-initdb.d/20-app-user.js"),),
+    "mysql": (),
+}
 
 
 def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = "") -> Text:
@@ -481,12 +501,12 @@ def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = 
     where = ",".join(hosts)
     suffix = f"?{query}" if query else ""
     if kind == "postgres":
-        return text(f"postgresql://{user}:", POSTGRES_PASSWORD, f"@{where}/{database}{suffix}")
+        return text(f"postgresql://{user}:", POSTGRES_APP_PASSWORD, f"@{where}/{database}{suffix}")
     if kind == "mysql":
         return text(f"mysql://{user}:", MYSQL_PASSWORD, f"@{where}/{database}{suffix}")
     if kind == "mongodb":
-        options = "authSource=admin" + (f"&{query}" if query else "")
-        return text("mongodb://root:", MONGO_ROOT_PASSWORD, f"@{where}/{database}?{options}")
+        options = f"authSource={database}" + (f"&{query}" if query else "")
+        return text(f"mongodb://{user}:", MONGO_APP_PASSWORD, f"@{where}/{database}?{options}")
     if kind == "redis":
         return text("redis://:", REDIS_PASSWORD, f"@{where}/{database}")
     raise KeyError(f"no connection URL for {kind}")

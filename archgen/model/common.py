@@ -314,6 +314,16 @@ def server_workload(name: str, node: str, kind: str, *, environment: tuple[tuple
     )
 
 
+def init_mounts(kind: str) -> tuple[Mount, ...]:
+    """The catalog's first-start files for `kind` (the app's own user), mounted read-only."""
+    from archgen.catalog import INIT_FILES
+
+    return tuple(Mount(source, target, read_only=True,
+                       comment="Run once, on the first start: the app's own user, with rights "
+                               "on its database only.")
+                 for source, target in INIT_FILES.get(kind, ()))
+
+
 def redis_workload(name: str = "redis") -> Workload:
     return server_workload(
         name, "redis", "redis",

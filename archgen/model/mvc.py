@@ -18,6 +18,7 @@ from archgen.model.common import (
     edge_block,
     edge_ports,
     edge_workload,
+    init_mounts,
     merged,
     redis_workload,
     server_workload,
@@ -26,7 +27,7 @@ from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.workload import Workload, healthy
 from archgen.variables import REDIS_PASSWORD, EnvValue, text
 
-PARTS = (("compose", "."), ("edge", "."), ("delivery", "."), ("app", "app"))
+PARTS = (("compose", "."), ("edge", "."), ("data", "."), ("delivery", "."), ("app", "app"))
 
 
 def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
@@ -65,6 +66,7 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
                                  "keys never mix with the running app's cache."),)),
         server_workload(database["service"], "db", engine,
                         environment=server_environment(engine, database["name"], database["user"]),
+                        mounts=init_mounts(engine),
                         memory="1G" if engine == "mongodb" else "512M"),
         redis_workload(cache["service"]),
     )
