@@ -32,6 +32,8 @@ from archgen.runtime.model import (
 )
 
 COMPOSE_FILE = "compose.yaml"
+# The names `docker compose` looks for, in its order; archgen renders the first.
+COMPOSE_FILES = (COMPOSE_FILE, "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 SPEC_FILE = "archgen.yaml"
 
 TOP_KEYS = {"name", "services", "networks", "volumes", "version"}
@@ -127,7 +129,7 @@ def load_project(
 
 
 def read_compose(root: Path) -> dict[str, Any]:
-    path = root / COMPOSE_FILE
+    path = next((root / n for n in COMPOSE_FILES if (root / n).is_file()), root / COMPOSE_FILE)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
