@@ -76,7 +76,8 @@ def main() -> int:
         steps = sum(len(s) for s in plan.containers.values())
         print(f"planned  {rel}: {len(project.active)} services, {steps} containers")
     print()
-    print(f"{planned} of {len(roots)} projects plan; {len(roots) - planned - crashed} refused; {crashed} crashed")
+    refused = len(roots) - planned - crashed
+    print(f"{planned} of {len(roots)} projects plan; {refused} refused; {crashed} crashed")
     for key, count in refused_keys.most_common():
         print(f"  refused on {key}: {count} project(s)")
     return 1 if crashed else 0
