@@ -152,7 +152,10 @@ UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
     ({"services": {"web": {**IMG, "gpus": "all"}}}, "services.web.gpus"),
     ({"services": {"web": {**IMG, "userns_mode": "host"}}}, "services.web.userns_mode"),
     ({"secrets": {"s": {"file": "x", "bogus": 1}}}, "secrets.s.bogus"),
-    ({"services": {"web": {**IMG, "secrets": [{"source": "s", "bogus": 1}]}}}, "services.web.secrets[0].bogus"),
+    (
+        {"services": {"web": {**IMG, "secrets": [{"source": "s", "bogus": 1}]}}},
+        "services.web.secrets[0].bogus",
+    ),
     ({"services": {"web": {"build": {"context": ".", "cache_from": []}}}}, "services.web.build.cache_from"),
     (
         {"services": {"web": {**IMG, "healthcheck": {"test": "true", "bogus": 1}}}},
@@ -217,8 +220,13 @@ def test_refusal_gives_the_reason_and_a_did_you_mean() -> None:
     with pytest.raises(ComposeError) as caught:
         check_keys(raw)
     text = caught.value.message
-    assert "services.a.container_nme: unsupported key 'container_nme' (not a Compose key); did you mean 'container_name'?" in text
-    assert "services.a.volumes_from: unsupported key 'volumes_from' (sharing another container's volumes" in text
+    assert (
+        "services.a.container_nme: unsupported key 'container_nme' (not a Compose key); "
+        "did you mean 'container_name'?" in text
+    )
+    assert (
+        "services.a.volumes_from: unsupported key 'volumes_from' (sharing another container's volumes" in text
+    )
 
 
 def test_develop_and_swarm_only_deploy_keys_are_ignored_with_a_note(tmp_path: Path) -> None:
