@@ -255,10 +255,10 @@ def _int(value: object, where: str) -> int:
         raise ComposeError(f"{where}: expected an integer, got {value!r}") from None
 
 
-def agree(a: Any, b: Any, what: str, where: str) -> Any:
+def agree(a: Any, b: Any, what: str, where: str, other: str = "deploy.resources.limits") -> Any:
     """Compose's rule for `mem_limit`/`cpus` next to `deploy.resources.limits`: same value or one."""
     if a is not None and b is not None and a != b:
-        raise ComposeError(f"{where}: {what} and deploy.resources.limits disagree ({a} vs {b})")
+        raise ComposeError(f"{where}: {what} and {other} disagree ({a} vs {b})")
     return a if a is not None else b
 
 
@@ -312,7 +312,11 @@ def settings(
         "domainname": optional(body, "domainname", w),
         "group_add": v.string_list(body.get("group_add") or [], f"{w}.group_add"),
         "mem_reservation": agree(
-            optional_size(body, "mem_reservation", w), reserved_memory, "mem_reservation", w
+            optional_size(body, "mem_reservation", w),
+            reserved_memory,
+            "mem_reservation",
+            w,
+            "deploy.resources.reservations",
         ),
         "memswap_limit": swap if swap == -1 else optional_size(body, "memswap_limit", w),
         "cpu_reservation": None
