@@ -137,7 +137,9 @@ def create_args(project: Project, service: Service, number: int, config_hash: st
             endpoint["links"] = links
         endpoints.append((net, endpoint))
     copies = [(f"{f.kind}:{f.name}", f) for f in service.files if f.source is None]
-    return CreateArgs(name, _set(host), _set(config), endpoints, service.platform, copies)
+    # `image` and `command` are positional in the SDK's ContainerConfig: always passed, even as None.
+    config = {**_set(config), "command": config["command"]}
+    return CreateArgs(name, _set(host), config, endpoints, service.platform, copies)
 
 
 def _namespace(project: Project, mode: str | None) -> str | None:

@@ -137,7 +137,7 @@ class _Converger:
                 self.containers[name] = [(s.container_id or "", s.name) for s in plan.containers[name]]
         else:
             tasks = {name: partial(self._service, name, plan.containers[name]) for name in plan.order}
-            _, interrupted = run_all(tasks, self.cancel, self._interrupted)
+            crashed, interrupted = run_all(tasks, self.cancel, self._interrupted)
             if interrupted:
                 raise Interrupted(
                     "interrupted: stopped waiting; containers already started were left as they are",
@@ -145,6 +145,8 @@ class _Converger:
                 )
             if self.failed:
                 raise self._failure()
+            if crashed:
+                raise next(iter(crashed.values()))  # a bug, not a failure the threads report: never silent
         return UpResult(plan, False, self._results(), time.monotonic() - begin)
 
     def _interrupted(self) -> None:

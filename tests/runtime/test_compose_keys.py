@@ -146,15 +146,17 @@ def test_key_parses_normalises_reaches_the_sdk_and_the_hash(
 
 
 def test_host_config_kwargs_are_ones_the_sdk_accepts(tmp_path: Path) -> None:
-    from docker.types import HostConfig
+    from docker.types import ContainerConfig, HostConfig
 
     body: dict[str, Any] = {**IMG}
     for _, extra, *_ in KEYS:
         if not {"network_mode", "scale", "cpus", "mem_reservation"} & set(extra):
             body.update(extra)
     project = load(tmp_path, services(web=body, other=IMG))
-    args = create_args(project, project.services["web"], 1, "h")
-    HostConfig(version="1.41", **args.host)  # raises on an unknown or misspelt keyword
+    for name in ("web", "other"):  # `other`: no command, nothing set (ContainerConfig needs `command`)
+        args = create_args(project, project.services[name], 1, "h")
+        HostConfig(version="1.41", **args.host)  # raises on an unknown or misspelt keyword
+        ContainerConfig("1.41", **args.config)
 
 
 def test_unset_keys_leave_old_hashes_alone(tmp_path: Path) -> None:
