@@ -20,13 +20,12 @@ from archgen.runtime import compose_service as cs
 from archgen.runtime import values as v
 from archgen.runtime.compose_keys import check_keys
 from archgen.runtime.compose_merge import resolve_extends, resolve_includes
+from archgen.runtime.compose_resources import network_spec, volume_spec
 from archgen.runtime.graph import check_dependencies, dependency_order
 from archgen.runtime.interpolate import Interpolator, parse_env_file
 from archgen.runtime.model import (
-    CONDITIONS,
     BuildSpec,
     Dependency,
-    Healthcheck,
     Mount,
     NetworkSpec,
     Project,
@@ -205,9 +204,11 @@ def _normalise(
     profiles: set[str],
     targets: list[str] | None = None,
 ) -> Project:
-    networks = {key: _network(key, body or {}, name) for key, body in (tree.get("networks") or {}).items()}
+    networks = {
+        key: network_spec(key, body or {}, name) for key, body in (tree.get("networks") or {}).items()
+    }
     networks.setdefault("default", NetworkSpec("default", f"{name}_default"))
-    volumes = {key: _volume(key, body or {}, name) for key, body in (tree.get("volumes") or {}).items()}
+    volumes = {key: volume_spec(key, body or {}, name) for key, body in (tree.get("volumes") or {}).items()}
     warnings: list[str] = []
     files: dict[str, dict[str, tuple[str | None, bytes | None]]] = {}
     for kind in ("secrets", "configs"):
@@ -276,70 +277,6 @@ def _check_container_names(project: Project) -> None:
         seen[service.container_name] = service.name
 
 
-def _network(key: str, body: dict[str, Any], project: str) -> NetworkSpec:
-    where = f"networks.{key}"
-    external, default_name = _external(body, key, project, where)
-    return NetworkSpec(
-        key=key,
-        name=v.string(body.get("name", default_name), f"{where}.name"),
-        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
-        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
-        internal=_bool(body.get("internal", False), f"{where}.internal"),
-        attachable=_bool(body.get("attachable", False), f"{where}.attachable"),
-        external=external,
-        labels=v.mapping(body.get("labels"), f"{where}.labels"),
-        ipam=_ipam(body.get("ipam"), f"{where}.ipam"),
-    )
-
-
-def _external(body: dict[str, Any], key: str, project: str, where: str) -> tuple[bool, str]:
-    """`external: true`, or the legacy `external: {name: N}` form; the default engine-side name."""
-    raw = body.get("external", False)
-    if isinstance(raw, dict):
-        return True, v.string(raw.get("name", key), f"{where}.external.name")
-    external = _bool(raw, f"{where}.external")
-    return external, key if external else f"{project}_{key}"
-
-
-def _ipam(body: object, where: str) -> dict[str, Any]:
-    """Compose's `ipam:` in the engine's shape (the API's IPAM object)."""
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ComposeError(f"{where}: expected a mapping")
-    out: dict[str, Any] = {"Driver": v.string(body.get("driver", "default"), f"{where}.driver")}
-    pools = []
-    for i, pool in enumerate(body.get("config") or []):
-        names = {"subnet": "Subnet", "ip_range": "IPRange", "gateway": "Gateway"}
-        entry: dict[str, Any] = {
-            api: v.string(pool[key], f"{where}.config[{i}].{key}")
-            for key, api in names.items()
-            if key in pool
-        }
-        if pool.get("aux_addresses"):
-            entry["AuxiliaryAddresses"] = v.mapping(
-                pool["aux_addresses"], f"{where}.config[{i}].aux_addresses"
-            )
-        pools.append(entry)
-    out["Config"] = pools
-    if body.get("options"):
-        out["Options"] = v.mapping(body["options"], f"{where}.options")
-    return out
-
-
-def _volume(key: str, body: dict[str, Any], project: str) -> VolumeSpec:
-    where = f"volumes.{key}"
-    external, default_name = _external(body, key, project, where)
-    return VolumeSpec(
-        key=key,
-        name=v.string(body.get("name", default_name), f"{where}.name"),
-        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
-        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
-        external=external,
-        labels=v.mapping(body.get("labels"), f"{where}.labels"),
-    )
-
-
 def _service(
     name: str,
     body: dict[str, Any],
@@ -370,7 +307,7 @@ def _service(
         and body.get("ports")
     ):
         raise ComposeError(f"{w}.ports: a service with network_mode {mode} cannot publish ports")
-    depends_on = list(_depends_on(body.get("depends_on"), f"{w}.depends_on"))
+    depends_on = list(cs.depends_on(body.get("depends_on"), f"{w}.depends_on"))
     listed = {d.service for d in depends_on}
     # Links and shared namespaces need the other container first, as Compose orders them.
     implicit = [link.split(":")[0] for link in extra["links"]]
@@ -418,7 +355,7 @@ def _service(
         tmpfs=_tmpfs(body.get("tmpfs"), f"{w}.tmpfs"),
         networks={} if mode else _service_networks(name, body.get("networks"), f"{w}.networks", networks),
         depends_on=tuple(depends_on),
-        healthcheck=_healthcheck(body["healthcheck"], f"{w}.healthcheck")
+        healthcheck=cs.healthcheck(body["healthcheck"], f"{w}.healthcheck")
         if body.get("healthcheck")
         else None,
         restart=restart,
@@ -603,50 +540,3 @@ def _network_ips(value: object, where: str, networks: dict[str, NetworkSpec]) ->
             v6 = v.string(body.get("ipv6_address") or "", f"{where}.{key}.ipv6_address")
             out[networks[key].name] = (v4, v6)
     return out
-
-
-def _depends_on(value: object, where: str) -> tuple[Dependency, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, list):
-        return tuple(Dependency(v.string(item, where)) for item in value)
-    if not isinstance(value, dict):
-        raise ComposeError(f"{where}: expected a list or a mapping")
-    deps: list[Dependency] = []
-    for name, body in value.items():
-        body = body or {}
-        condition = v.string(body.get("condition", "service_started"), f"{where}.{name}.condition")
-        if condition not in CONDITIONS:
-            raise ComposeError(
-                f"{where}.{name}.condition: expected one of {', '.join(CONDITIONS)}, got {condition!r}"
-            )
-        required = _bool(body.get("required", True), f"{where}.{name}.required")
-        deps.append(Dependency(str(name), condition, required))
-    return tuple(deps)
-
-
-def _healthcheck(body: object, where: str) -> Healthcheck:
-    if not isinstance(body, dict):
-        raise ComposeError(f"{where}: expected a mapping")
-    if _bool(body.get("disable", False), f"{where}.disable"):
-        return Healthcheck(test=("NONE",))
-    test: tuple[str, ...] | None = None
-    raw = body.get("test")
-    if isinstance(raw, str):
-        test = ("CMD-SHELL", raw)
-    elif raw is not None:
-        test = v.string_list(raw, f"{where}.test")
-        if not test or test[0] not in ("CMD", "CMD-SHELL", "NONE"):
-            raise ComposeError(f"{where}.test: a list must start with CMD, CMD-SHELL or NONE")
-
-    def opt(key: str) -> float | None:
-        return None if body.get(key) is None else v.duration(body[key], f"{where}.{key}")
-
-    return Healthcheck(
-        test=test,
-        interval=opt("interval"),
-        timeout=opt("timeout"),
-        retries=None if body.get("retries") is None else _int(body["retries"], f"{where}.retries"),
-        start_period=opt("start_period"),
-        start_interval=opt("start_interval"),
-    )

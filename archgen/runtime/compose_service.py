@@ -10,7 +10,7 @@ from typing import Any
 
 from archgen.errors import ComposeError
 from archgen.runtime import values as v
-from archgen.runtime.model import FileMount, LogConfig
+from archgen.runtime.model import CONDITIONS, Dependency, FileMount, Healthcheck, LogConfig
 
 SECRETS_DIR = "/run/secrets"
 NAMESPACE = re.compile(r"host|none|bridge|private|shareable|(service|container):[A-Za-z0-9][\w.-]*")
@@ -333,3 +333,50 @@ def _float(value: object, where: str) -> float:
         return float(v.string(value, where))
     except ValueError:
         raise ComposeError(f"{where}: expected a number, got {value!r}") from None
+
+
+def depends_on(value: object, where: str) -> tuple[Dependency, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(Dependency(v.string(item, where)) for item in value)
+    if not isinstance(value, dict):
+        raise ComposeError(f"{where}: expected a list or a mapping")
+    deps: list[Dependency] = []
+    for name, body in value.items():
+        body = body or {}
+        condition = v.string(body.get("condition", "service_started"), f"{where}.{name}.condition")
+        if condition not in CONDITIONS:
+            raise ComposeError(
+                f"{where}.{name}.condition: expected one of {', '.join(CONDITIONS)}, got {condition!r}"
+            )
+        required = flag({"required": body.get("required", True)}, "required", f"{where}.{name}")
+        deps.append(Dependency(str(name), condition, required))
+    return tuple(deps)
+
+
+def healthcheck(body: object, where: str) -> Healthcheck:
+    if not isinstance(body, dict):
+        raise ComposeError(f"{where}: expected a mapping")
+    if flag(body, "disable", where):
+        return Healthcheck(test=("NONE",))
+    test: tuple[str, ...] | None = None
+    raw = body.get("test")
+    if isinstance(raw, str):
+        test = ("CMD-SHELL", raw)
+    elif raw is not None:
+        test = v.string_list(raw, f"{where}.test")
+        if not test or test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            raise ComposeError(f"{where}.test: a list must start with CMD, CMD-SHELL or NONE")
+
+    def opt(key: str) -> float | None:
+        return None if body.get(key) is None else v.duration(body[key], f"{where}.{key}")
+
+    return Healthcheck(
+        test=test,
+        interval=opt("interval"),
+        timeout=opt("timeout"),
+        retries=None if body.get("retries") is None else _int(body["retries"], f"{where}.retries"),
+        start_period=opt("start_period"),
+        start_interval=opt("start_interval"),
+    )
