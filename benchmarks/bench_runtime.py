@@ -125,18 +125,23 @@ def service_floor(engine: Engine, root: Path, name: str) -> dict[str, dict[str, 
     """Per service: seconds to create its container, and from start to ready when started alone.
 
     Runs on the project brought up by `archgen up --wait`, in dependency order, so
-    each service's dependencies are up while it is timed.
+    each service's dependencies are up while it is timed. Each service's container
+    is replaced by a fresh one made exactly as `up` makes it (same config hash, so
+    the project stays up to date): a first start, not a restart of a warm container.
     """
     from archgen.runtime.health import probe_command
 
     project = load_project(root, name=name)
-    ids = {c.service: c.id for c in engine.containers(name) if c.number == 1}
+    existing = {c.service: c for c in engine.containers(name) if c.number == 1}
     out: dict[str, dict[str, float]] = {}
     for service_name in project.active:
         service = project.services[service_name]
-        container_id = ids[service_name]
-        create = _create_time(engine, project, service_name) if not service.container_name else 0.0
-        engine.stop(container_id, service.stop_grace_period)
+        old = existing[service_name]
+        engine.stop(old.id, service.stop_grace_period)
+        engine.remove(old.id)
+        begin = time.perf_counter()
+        container_id = engine.create_container(project, service, 1, old.config_hash or "")
+        created = time.perf_counter()
         info = engine.inspect(container_id)
         test = ((info.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
         command = probe_command(list(test))
@@ -154,18 +159,8 @@ def service_floor(engine: Engine, root: Path, name: str) -> dict[str, dict[str, 
             if time.perf_counter() - start > 300:
                 raise SystemExit(f"floor: {service_name} not ready within 300 s")
             time.sleep(0.05)
-        out[service_name] = {"create": create, "ready": time.perf_counter() - start}
+        out[service_name] = {"create": created - begin, "ready": time.perf_counter() - start}
     return out
-
-
-def _create_time(engine: Engine, project: Any, service_name: str) -> float:
-    """Create (and remove) one more container of the service, as `up` would create it."""
-    service = project.services[service_name]
-    start = time.perf_counter()
-    container_id = engine.create_container(project, service, 99, "bench-floor")
-    elapsed = time.perf_counter() - start
-    engine.remove(container_id)
-    return elapsed
 
 
 def floor_seconds(project: Any, times: dict[str, dict[str, float]]) -> tuple[float, list[str]]:

@@ -2,9 +2,10 @@
 
 Typer builds a Pydantic adapter for every non-flag option at parse time, and
 importing Typer, Click and Pydantic costs about 0.15 s before the first engine
-call. For the plain forms of `status` and `up` (only -C, -p, --json, -q and service
-names) argv is read here and the same command body runs; anything else, including
---help and every error in the arguments, goes through Typer as before.
+call. For the plain forms of `status` and `up` (-C, -p, --json, -q, up's on/off
+flags and service names) argv is read here and the same command body runs; anything
+else, including --help, options with values such as --timeout, and every error in
+the arguments, goes through Typer as before.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 VALUE_OPTIONS = {"-C": "project_dir", "--project-dir": "project_dir", "-p": "project_name",
                  "--project-name": "project_name"}  # fmt: skip
 FLAGS = {"--json": "as_json"}
+UP_FLAGS = {"--wait": "wait", "--dry-run": "dry_run", "--build": "build",
+            "--force-recreate": "force_recreate", "--remove-orphans": "remove_orphans"}  # fmt: skip
 COMMANDS = ("status", "up")
 
 
@@ -33,11 +36,22 @@ def run(argv: list[str]) -> int | None:
     as_json = bool(options.get("as_json"))
     if command == "status":
         return run_status(terminal, project_dir, project_name, as_json)
-    return run_up(terminal, project_dir, project_name, services=services, as_json=as_json)
+    return run_up(
+        terminal,
+        project_dir,
+        project_name,
+        services=services,
+        as_json=as_json,
+        wait=bool(options.get("wait")),
+        dry_run=bool(options.get("dry_run")),
+        build=bool(options.get("build")),
+        force_recreate=bool(options.get("force_recreate")),
+        remove_orphans=bool(options.get("remove_orphans")),
+    )
 
 
 def parse(argv: list[str]) -> tuple[str, bool, dict[str, str | bool], list[str]] | None:
-    """`[-q] status|up [-C DIR] [-p NAME] [--json] [SERVICE...]` -> parts; None for anything else."""
+    """`[-q] status|up [-C DIR] [-p NAME] [--json] [up's flags] [SERVICE...]` -> parts; None otherwise."""
     quiet = False
     args = list(argv)
     while args and args[0] in ("-q", "--quiet"):
@@ -58,6 +72,8 @@ def parse(argv: list[str]) -> tuple[str, bool, dict[str, str | bool], list[str]]
             options[VALUE_OPTIONS[name]] = value
         elif arg in FLAGS:
             options[FLAGS[arg]] = True
+        elif command == "up" and arg in UP_FLAGS:
+            options[UP_FLAGS[arg]] = True
         elif command == "up" and not arg.startswith("-"):
             services.append(arg)
         else:

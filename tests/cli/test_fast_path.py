@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
         (["up", "--project-dir=d", "--project-name", "n"],
          ("up", False, {"project_dir": "d", "project_name": "n"}, [])),
         (["up", "web", "db"], ("up", False, {}, ["web", "db"])),
+        (["up", "--wait", "--dry-run", "--build", "--force-recreate", "--remove-orphans"],
+         ("up", False, {"wait": True, "dry_run": True, "build": True, "force_recreate": True,
+                        "remove_orphans": True}, [])),
     ],
 )  # fmt: skip
 def test_plain_forms_are_taken(argv: list[str], expected: object) -> None:
@@ -36,8 +39,9 @@ def test_plain_forms_are_taken(argv: list[str], expected: object) -> None:
         [],
         ["--help"],
         ["status", "--help"],
-        ["up", "--wait"],
-        ["up", "--dry-run"],
+        ["up", "--timeout", "5"],
+        ["up", "--profile", "x"],
+        ["status", "--wait"],
         ["up", "-C"],
         ["up", "-p", "a", "-p", "b"],
         ["status", "web"],
