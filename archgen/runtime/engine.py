@@ -118,20 +118,20 @@ class Engine:
     # ------------------------------------------------------------------ observe
 
     def observe(self, project: Project) -> EngineState:
-        """Snapshot containers, networks, volumes and images in four list calls."""
+        """Snapshot containers, networks and volumes in three list calls, and the project's images.
+
+        Images are inspected one reference at a time rather than listed: listing every
+        image on a busy engine costs ~0.1 s, a fifth of a no-op `up`; an inspect ~2 ms.
+        """
         with engine_call("listing the engine's state"):
             containers = [_observed(c) for c in self.api.containers(all=True)]
             networks = {n["Name"]: _resource(n) for n in self.api.networks()}
             volumes = {v["Name"]: _resource(v) for v in (self.api.volumes().get("Volumes") or [])}
-            images: dict[str, str] = {}
-            for image in self.api.images():
-                for tag in image.get("RepoTags") or []:
-                    images[tag] = image["Id"]
-            for service in project.active_services():
-                if service.image not in images:
-                    image_id = self.image_id(service.image)
-                    if image_id:
-                        images[service.image] = image_id
+        images: dict[str, str] = {}
+        for ref in dict.fromkeys(s.image for s in project.active_services()):
+            image_id = self.image_id(ref)
+            if image_id:
+                images[ref] = image_id
         return EngineState(containers, networks, volumes, images)
 
     def image_id(self, ref: str) -> str | None:
