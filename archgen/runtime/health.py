@@ -81,8 +81,8 @@ def probe_delay(elapsed: float) -> float:
 
     Most services are ready within their first seconds: probing every 0.1 s then
     is what brings `up --wait` close to the services' own start-up time. Probes
-    run one at a time, and after a failed probe the wait is at least as long as
-    that probe took, so a costly probe command never crowds out the service.
+    run one at a time, and after a failed probe the wait is at least half as long
+    as that probe took, so a costly probe command does not crowd out the service.
     """
     if elapsed < 2:
         return 0.1
@@ -170,9 +170,9 @@ class Waiter:
                 if code == 0:
                     return
                 output = text
-                # Rest at least as long as the probe ran: a costly probe (a Python
-                # one-liner) then takes at most half a core from the service starting up.
-                next_probe = max(next_probe, now + (now - probe.started))
+                # Rest at least half as long as the probe ran: a costly probe (a Python
+                # one-liner) then leaves most of a core to the service starting up.
+                next_probe = max(next_probe, now + (now - probe.started) / 2)
                 probe = None
             elif probe is not None and now - probe.started > probe_timeout:
                 output = f"health probe timed out after {probe_timeout:g} s"
