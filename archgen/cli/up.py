@@ -22,7 +22,7 @@ class PullPolicy(StrEnum):
 def up(
     services: list[str] | None = typer.Argument(
         None,
-        metavar="[SERVICE]...",
+        metavar="SERVICE",
         help="Only these services (and what they depend on); their profiles are enabled.",
         show_default=False,
     ),
