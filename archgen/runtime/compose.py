@@ -301,11 +301,9 @@ def _service(
     mode = extra["network_mode"]
     if mode is not None and body.get("networks") is not None:
         raise ComposeError(f"{w}: network_mode and networks cannot be used together")
-    if (
-        mode is not None
-        and (mode.startswith(("service:", "container:")) or mode == "host")
-        and body.get("ports")
-    ):
+    # The engine refuses to publish ports from another container's network namespace
+    # (with `host` it only drops them, as it does for `docker compose`).
+    if mode is not None and mode.startswith(("service:", "container:")) and body.get("ports"):
         raise ComposeError(f"{w}.ports: a service with network_mode {mode} cannot publish ports")
     depends_on = list(cs.depends_on(body.get("depends_on"), f"{w}.depends_on"))
     listed = {d.service for d in depends_on}
