@@ -14,7 +14,6 @@ from archgen.runtime.model import CONDITIONS, Dependency, FileMount, Healthcheck
 
 SECRETS_DIR = "/run/secrets"
 NAMESPACE = re.compile(r"host|none|bridge|private|shareable|(service|container):[A-Za-z0-9][\w.-]*")
-FILE_KEYS = {"file", "environment", "content", "external", "name"}
 
 
 def top_files(
