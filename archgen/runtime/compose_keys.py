@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from archgen.errors import ComposeError
@@ -155,6 +154,8 @@ def _unknown(
             continue
         if key in allowed:
             continue
+        import difflib  # only on a refusal: it costs a no-op `up` ~5 ms to import
+
         reason = REASONS.get(str(key), GENERIC if _looks_like_compose(str(key)) else "not a Compose key")
         close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.75)
         guess = f"; did you mean '{close[0]}'?" if close else ""
