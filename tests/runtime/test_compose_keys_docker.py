@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.helpers import CliResult
-from tests.runtime.dockerkit import ComposeProject
+from tests.runtime.dockerkit import ComposeProject, service
 
 pytest_plugins = ["tests.runtime.docker_fixtures"]
 pytestmark = pytest.mark.docker
@@ -113,3 +118,32 @@ def test_issue15_keys_run_on_the_engine(cli: Cli, project: ComposeProject) -> No
     assert after[app_name] == ids[app_name]
     assert after[f"{project.name}-sidecar-1"] == ids[f"{project.name}-sidecar-1"]
     assert after[f"{project.name}-worker-1"] != ids[f"{project.name}-worker-1"]
+
+
+def test_dependants_are_created_while_their_dependencies_start(project: ComposeProject) -> None:
+    slow = service(
+        ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 1000"],
+        healthcheck={"test": ["CMD", "test", "-f", "/tmp/ready"]},
+    )
+    project.write(
+        {"db": slow, "app": service("sleep 1000", depends_on={"db": {"condition": "service_healthy"}})}
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    argv = [sys.executable, "-m", "archgen", "-q", *project.args("up", "--wait")]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen_created = False
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            states = {c.service: c.state for c in project.containers().values()}
+            if states.get("app") == "created" and states.get("db") == "running":
+                seen_created = True
+            time.sleep(0.05)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert seen_created  # made while db was still starting; only its start waited
+    assert {c.service: c.state for c in project.containers().values()} == {"db": "running", "app": "running"}
