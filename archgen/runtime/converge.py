@@ -203,6 +203,7 @@ class _Converger:
     def _resources(self, plan: Plan) -> None:
         networks = {n.name: n for n in self.project.networks.values()}
         volumes = {v.name: v for v in self.project.volumes.values()}
+
         def create(step: ResourceStep) -> None:
             if step.kind == "network":
                 self.engine.create_network(networks[step.name], self.project.name)
