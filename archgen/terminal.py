@@ -50,7 +50,26 @@ class Terminal:
     @property
     def interactive(self) -> bool:
         """True when stderr is a terminal, so spinners and live views make sense."""
-        return self.err.is_terminal
+        return not self._plain() and self.err.is_terminal
+
+    def _plain(self) -> bool:
+        """Off a terminal Rich prints status text unstyled anyway: write it without importing Rich.
+
+        Importing Rich costs tens of milliseconds, a good part of a no-op `up` in a script.
+        """
+        if self._err is not None or any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE")):
+            return False
+        try:
+            return not sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def _status(self, text: str, style: str | None) -> None:
+        if self._plain():
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        else:
+            self.err.print(text, style=style, markup=False)
 
     def data(self, text: str) -> None:
         """Print command output (what a pipe should receive) to stdout, unstyled."""
@@ -62,13 +81,13 @@ class Terminal:
 
     def info(self, text: str, style: str | None = None) -> None:
         if not self.quiet:
-            self.err.print(text, style=style, markup=False)
+            self._status(text, style)
 
     def success(self, text: str) -> None:
         self.info(text, style="green")
 
     def warn(self, text: str) -> None:
-        self.err.print(f"warning: {text}", style="yellow", markup=False)
+        self._status(f"warning: {text}", "yellow")
 
     def error(self, text: str) -> None:
-        self.err.print(f"error: {text}", style="bold red", markup=False)
+        self._status(f"error: {text}", "bold red")

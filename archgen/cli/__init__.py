@@ -50,9 +50,7 @@ def program(argv: list[str]) -> int:
     import typer
 
     command = _command()
-    exits = tuple(
-        cls for cls in (typer.Exit, getattr(_click_exceptions(), "Exit", None)) if cls is not None
-    )
+    exits = tuple(cls for cls in (typer.Exit, getattr(_click_exceptions(), "Exit", None)) if cls is not None)
     try:
         result = command.main(args=argv, prog_name="archgen", standalone_mode=False)
     except exits as done:
@@ -62,22 +60,20 @@ def program(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run archgen and turn every expected failure into a message and an exit code."""
-    from archgen.cli._app import terminal
+    from archgen.cli._fast import run as fast_path
+    from archgen.cli._output import terminal
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("ARCHGEN_DEBUG"))
-    import typer
-
-    exceptions = _click_exceptions()
-    aborts = tuple(c for c in (typer.Abort, getattr(exceptions, "Abort", None)) if c is not None)
     try:
-        return program(args)
+        done = fast_path(args)
+        return done if done is not None else program(args)
     except ArchgenError as error:
         if debug:
             raise
         terminal.error(error.render())
         return int(error.exit_code)
-    except (KeyboardInterrupt, *aborts):
+    except KeyboardInterrupt:
         if debug:
             raise
         terminal.error("interrupted")
@@ -89,8 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {error.filename}" if error.filename else ""
         terminal.error(f"{error.strerror or error}{where}")
         return int(ExitCode.FAILURE)
-    except exceptions.ClickException as error:
+    except Exception as error:
+        # Typer and Click are imported only here, so the fast path never pays for them.
+        import typer
+
+        exceptions = _click_exceptions()
+        aborts = tuple(c for c in (typer.Abort, getattr(exceptions, "Abort", None)) if c is not None)
         if debug:
             raise
-        error.show(file=sys.stderr)
-        return int(ExitCode.BAD_INPUT)
+        if isinstance(error, aborts):
+            terminal.error("interrupted")
+            return int(ExitCode.INTERRUPTED)
+        if isinstance(error, exceptions.ClickException):
+            error.show(file=sys.stderr)
+            return int(ExitCode.BAD_INPUT)
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from archgen import __version__
-from archgen.terminal import Terminal
+from archgen.cli._output import terminal
 
 app = typer.Typer(
     name="archgen",
@@ -32,8 +32,7 @@ PROJECT_NAME_OPTION = typer.Option(
     help="Project name (default: `name:` in archgen.yaml, then compose.yaml).",
 )
 
-# Set by the root callback; commands read it rather than building their own.
-terminal = Terminal()
+__all__ = ["PROJECT_DIR_OPTION", "PROJECT_NAME_OPTION", "app", "terminal"]
 
 
 def _version(value: bool) -> None:

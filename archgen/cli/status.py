@@ -21,16 +21,6 @@ def status(
 
     Example: archgen status --json
     """
-    from archgen.runtime.compose import project_name_only
-    from archgen.runtime.engine import Engine
-    from archgen.runtime.status import project_status, render_table
+    from archgen.cli._commands import run_status
 
-    name = project_name_only(project_dir, project_name)
-    rows = project_status(Engine.connect(), name)
-    if as_json:
-        terminal.json([row.as_dict() for row in rows])
-    elif not rows:
-        terminal.info(f"project {name} has no containers")
-    else:
-        terminal.data(render_table(rows))
-    return 0
+    return run_status(terminal, project_dir, project_name, as_json)

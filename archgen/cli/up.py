@@ -20,6 +20,12 @@ class PullPolicy(StrEnum):
 
 @app.command()
 def up(
+    services: list[str] | None = typer.Argument(
+        None,
+        metavar="SERVICE",
+        help="Only these services (and what they depend on); their profiles are enabled.",
+        show_default=False,
+    ),
     project_dir: Path | None = PROJECT_DIR_OPTION,
     project_name: str | None = PROJECT_NAME_OPTION,
     wait: bool = typer.Option(
@@ -51,42 +57,22 @@ def up(
     Independent services start in parallel, each once its `depends_on` conditions
     hold; a second run with nothing changed does nothing.
 
-    Example: archgen up --wait --timeout 120
+    Example: archgen up --wait --timeout 120  (or: archgen up --wait app)
     """
-    from archgen.runtime.compose import load_project
-    from archgen.runtime.converge import UpOptions
-    from archgen.runtime.converge import up as converge
-    from archgen.runtime.engine import Engine
-    from archgen.runtime.plan import Options
-    from archgen.runtime.progress import Progress, make_progress
+    from archgen.cli._commands import run_up
 
-    project = load_project(project_dir, name=project_name, profiles=profile)
-    engine = Engine.connect()
-    options = UpOptions(
-        plan=Options(
-            build=build,
-            pull=pull.value if pull else None,
-            force_recreate=force_recreate,
-            remove_orphans=remove_orphans,
-        ),
+    return run_up(
+        terminal,
+        project_dir,
+        project_name,
+        services=services or (),
         wait=wait,
-        timeout=timeout or None,
+        timeout=timeout,
+        build=build,
+        pull=pull.value if pull else None,
+        force_recreate=force_recreate,
+        remove_orphans=remove_orphans,
         dry_run=dry_run,
+        as_json=as_json,
+        profiles=profile,
     )
-    if dry_run:
-        result = converge(project, engine, options, Progress())
-        if as_json:
-            terminal.json(result.as_dict())
-        else:
-            terminal.data(result.plan.render())
-        return 0
-    with make_progress(terminal, project.active) as progress:
-        result = converge(project, engine, options, progress)
-    if as_json:
-        terminal.json(result.as_dict())
-    if not result.plan.changes and not wait:
-        terminal.success(f"project {project.name} is up to date ({len(project.active)} services)")
-    else:
-        states = ", ".join(f"{name} {r.state}" for name, r in result.services.items())
-        terminal.success(f"project {project.name} is up in {result.elapsed:.1f}s: {states}")
-    return 0

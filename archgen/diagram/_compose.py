@@ -54,7 +54,7 @@ def compose_info(project: Project) -> ComposeInfo:
         service = project.services[name]
         ports[name] = tuple(PublishedPort(p.target, p.published, p.host_ip or None, p.protocol)
                             for p in service.ports)
-        mode = getattr(service, "network_mode", None)  # host, none, service:NAME …
+        mode = service.network_mode  # host, none, service:NAME …
         networks[name] = tuple(sorted(network_keys.get(n, n) for n in service.networks)) or (
             (f"mode:{mode}",) if mode else ("default",))
         mounts[name] = tuple(sorted(

@@ -16,14 +16,16 @@ from typing import Any
 import yaml
 
 from archgen.errors import ComposeError
+from archgen.runtime import compose_service as cs
 from archgen.runtime import values as v
+from archgen.runtime.compose_keys import check_keys
+from archgen.runtime.compose_merge import resolve_extends, resolve_includes
+from archgen.runtime.compose_resources import network_spec, volume_spec
 from archgen.runtime.graph import check_dependencies, dependency_order
 from archgen.runtime.interpolate import Interpolator, parse_env_file
 from archgen.runtime.model import (
-    CONDITIONS,
     BuildSpec,
     Dependency,
-    Healthcheck,
     Mount,
     NetworkSpec,
     Project,
@@ -32,31 +34,14 @@ from archgen.runtime.model import (
 )
 
 COMPOSE_FILE = "compose.yaml"
+# The names `docker compose` looks for, in its order; archgen renders the first.
+COMPOSE_FILES = (COMPOSE_FILE, "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 SPEC_FILE = "archgen.yaml"
 
-TOP_KEYS = {"name", "services", "networks", "volumes", "version"}
-SERVICE_KEYS = {
-    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose",
-    "volumes", "tmpfs", "networks", "depends_on", "healthcheck", "restart", "deploy", "user",
-    "read_only", "cap_drop", "cap_add", "security_opt", "init", "labels", "stop_grace_period",
-    "stop_signal", "profiles", "pull_policy", "working_dir", "hostname",
-}  # fmt: skip
-SUBKEYS: dict[str, set[str]] = {
-    "build": {"context", "dockerfile", "args", "target"},
-    "healthcheck": {"test", "interval", "timeout", "retries", "start_period", "start_interval", "disable"},
-    "deploy": {"replicas", "resources"},
-    "deploy.resources": {"limits"},
-    "deploy.resources.limits": {"cpus", "memory", "pids"},
-    "depends_on.*": {"condition", "required"},
-    "networks.*": {"aliases"},
-    "volumes[]": {"type", "source", "target", "read_only"},
-    "env_file[]": {"path", "required"},
-}
-NETWORK_KEYS = {"driver", "driver_opts", "internal", "attachable", "external", "name", "labels"}
-VOLUME_KEYS = {"driver", "driver_opts", "external", "name", "labels"}
 RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+__all__ = ["check_keys", "load_project", "project_env", "project_name_only", "read_compose", "resolve_name"]
 _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -101,10 +86,13 @@ def load_project(
     name: str | None = None,
     profiles: Sequence[str] = (),
     environ: Mapping[str, str] | None = None,
+    targets: Sequence[str] = (),
     lenient: bool = False,
 ) -> Project:
     """Load the project in `directory` (default: the current one).
 
+    `targets` are the services named on the command line (`up SERVICE...`): they
+    run whatever their profiles, with their dependencies, and nothing else does.
     `lenient` reads a project to draw it: required variables without a value are
     empty strings (and warnings) instead of errors.
 
@@ -114,7 +102,9 @@ def load_project(
     """
     root = (directory or Path.cwd()).absolute()
     raw = read_compose(root)
-    check_keys(raw)
+    resolve_includes(raw, root, _read_file)
+    resolve_extends(raw, root, _read_file)
+    notes = check_keys(raw)
     env = project_env(root, environ)
     interpolator = Interpolator(env, lenient=lenient)
     tree = interpolator.expand_tree(raw, "")
@@ -123,7 +113,8 @@ def load_project(
     active_profiles = set(profiles) | {
         p.strip() for p in (environ or os.environ).get("COMPOSE_PROFILES", "").split(",") if p.strip()
     }
-    project = _normalise(tree, project_name, root, env, active_profiles)
+    project = _normalise(tree, project_name, root, env, active_profiles, list(targets))
+    project.warnings.extend(notes)
     project.warnings.extend(
         f"variable {var} is not set; using an empty string" for var in sorted(interpolator.missing)
     )
@@ -131,12 +122,16 @@ def load_project(
 
 
 def read_compose(root: Path) -> dict[str, Any]:
-    path = root / COMPOSE_FILE
+    path = next((root / n for n in COMPOSE_FILES if (root / n).is_file()), root / COMPOSE_FILE)
+    return _read_file(path, root)
+
+
+def _read_file(path: Path, root: Path | None = None) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ComposeError(
-            f"no {COMPOSE_FILE} in {root}",
+            f"no {COMPOSE_FILE} in {root or path.parent}",
             hint="run archgen inside a rendered project, or point -C/--project-dir at one",
         ) from None
     try:
@@ -201,123 +196,88 @@ def project_name_only(directory: Path | None, override: str | None) -> str:
     return resolve_name(root, None, name)
 
 
-# --------------------------------------------------------------------------- keys
-
-
-def check_keys(raw: dict[str, Any]) -> None:
-    """Refuse every key archgen does not run, naming each one and where it is."""
-    problems: list[str] = []
-    _unknown(raw, TOP_KEYS, "", problems)
-    services = raw.get("services")
-    if not isinstance(services, dict) or not services:
-        raise ComposeError(f"{COMPOSE_FILE}: 'services' must be a non-empty mapping")
-    for name, svc in services.items():
-        base = f"services.{name}"
-        if not isinstance(svc, dict):
-            problems.append(f"{base}: expected a mapping")
-            continue
-        _unknown(svc, SERVICE_KEYS, base, problems)
-        for key in ("build", "healthcheck", "deploy"):
-            if isinstance(svc.get(key), dict):
-                _unknown(svc[key], SUBKEYS[key], f"{base}.{key}", problems)
-        resources = (
-            (svc.get("deploy") or {}).get("resources") if isinstance(svc.get("deploy"), dict) else None
-        )
-        if isinstance(resources, dict):
-            _unknown(resources, SUBKEYS["deploy.resources"], f"{base}.deploy.resources", problems)
-            if isinstance(resources.get("limits"), dict):
-                limits = resources["limits"]
-                _unknown(
-                    limits, SUBKEYS["deploy.resources.limits"], f"{base}.deploy.resources.limits", problems
-                )
-        for key in ("depends_on", "networks"):
-            if isinstance(svc.get(key), dict):
-                for item, body in svc[key].items():
-                    if isinstance(body, dict):
-                        _unknown(body, SUBKEYS[f"{key}.*"], f"{base}.{key}.{item}", problems)
-        for key in ("volumes", "env_file"):
-            if isinstance(svc.get(key), list):
-                for i, item in enumerate(svc[key]):
-                    if isinstance(item, dict):
-                        _unknown(item, SUBKEYS[f"{key}[]"], f"{base}.{key}[{i}]", problems)
-    for section, allowed in (("networks", NETWORK_KEYS), ("volumes", VOLUME_KEYS)):
-        for key, body in (raw.get(section) or {}).items():
-            if isinstance(body, dict):
-                _unknown(body, allowed, f"{section}.{key}", problems)
-    if problems:
-        head = (
-            "unsupported compose key" if len(problems) == 1 else f"{len(problems)} unsupported compose keys"
-        )
-        raise ComposeError(
-            f"{COMPOSE_FILE}: {head}:\n" + "\n".join(f"  {p}" for p in problems),
-            hint="archgen runs a subset of the Compose specification; remove or replace these keys",
-        )
-
-
-def _unknown(body: dict[str, Any], allowed: set[str], base: str, problems: list[str]) -> None:
-    for key in body:
-        if isinstance(key, str) and key.startswith("x-"):
-            continue
-        if key not in allowed:
-            where = f"{base}.{key}" if base else str(key)
-            problems.append(
-                f"{where}: unsupported key '{key}' (supported here: {', '.join(sorted(allowed))})"
-            )
-
-
 # ---------------------------------------------------------------------- normalise
 
 
 def _normalise(
-    tree: dict[str, Any], name: str, root: Path, env: dict[str, str], profiles: set[str]
+    tree: dict[str, Any],
+    name: str,
+    root: Path,
+    env: dict[str, str],
+    profiles: set[str],
+    targets: list[str] | None = None,
 ) -> Project:
-    networks = {key: _network(key, body or {}, name) for key, body in (tree.get("networks") or {}).items()}
+    networks = {
+        key: network_spec(key, body or {}, name) for key, body in (tree.get("networks") or {}).items()
+    }
     networks.setdefault("default", NetworkSpec("default", f"{name}_default"))
-    volumes = {key: _volume(key, body or {}, name) for key, body in (tree.get("volumes") or {}).items()}
+    volumes = {key: volume_spec(key, body or {}, name) for key, body in (tree.get("volumes") or {}).items()}
+    warnings: list[str] = []
+    files: dict[str, dict[str, tuple[str | None, bytes | None]]] = {}
+    for kind in ("secrets", "configs"):
+        files[kind], notes = cs.top_files(kind, tree.get(kind), root, env)
+        warnings.extend(notes)
+    contents: dict[str, bytes] = {}
+    names = {str(n) for n in tree["services"]}
     services: dict[str, Service] = {}
     for svc_name, body in tree["services"].items():
         svc_name = str(svc_name)
         if not SERVICE_NAME.fullmatch(svc_name):
             raise ComposeError(f"services.{svc_name}: invalid service name")
-        services[svc_name] = _service(svc_name, body, name, root, env, networks, volumes)
-    enabled = [
+        services[svc_name] = _service(
+            svc_name, body, name, root, env, networks, volumes, files=files, contents=contents, names=names
+        )
+    if targets:
+        unknown = [t for t in targets if t not in services]
+        if unknown:
+            raise ComposeError(
+                f"no such service: {', '.join(unknown)}", hint=f"services: {', '.join(services)}"
+            )
+        # A service named on the command line runs whatever its profiles: they become active.
+        profiles = profiles | {p for t in targets for p in services[t].profiles}
+    enabled = {
         s.name for s in services.values() if not s.profiles or "*" in profiles or profiles & set(s.profiles)
-    ]
-    check_dependencies(services, set(enabled))
+    }
+    if targets:
+        wanted: set[str] = set()
+        stack = list(targets)
+        while stack:
+            current = stack.pop()
+            if current not in wanted:
+                wanted.add(current)
+                stack += [
+                    d.service
+                    for d in services[current].depends_on
+                    if d.service in services and (d.required or d.service in enabled)
+                ]
+        # Only the targets' profiles are activated: a dependency in another, inactive profile is refused.
+        enabled &= wanted
+    check_dependencies(services, enabled)
     active = [s for s in dependency_order(services) if s in enabled]
     used = {net for s in active for net in services[s].networks}
     networks_used = {k: n for k, n in networks.items() if n.name in used}
-    return Project(name, root, services, active, networks_used, volumes)
+    project = Project(name, root, services, active, networks_used, volumes, warnings)
+    project.contents = contents
+    _check_container_names(project)
+    return project
 
 
-def _network(key: str, body: dict[str, Any], project: str) -> NetworkSpec:
-    where = f"networks.{key}"
-    external = _bool(body.get("external", False), f"{where}.external")
-    default_name = key if external else f"{project}_{key}"
-    return NetworkSpec(
-        key=key,
-        name=v.string(body.get("name", default_name), f"{where}.name"),
-        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
-        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
-        internal=_bool(body.get("internal", False), f"{where}.internal"),
-        attachable=_bool(body.get("attachable", False), f"{where}.attachable"),
-        external=external,
-        labels=v.mapping(body.get("labels"), f"{where}.labels"),
-    )
-
-
-def _volume(key: str, body: dict[str, Any], project: str) -> VolumeSpec:
-    where = f"volumes.{key}"
-    external = _bool(body.get("external", False), f"{where}.external")
-    default_name = key if external else f"{project}_{key}"
-    return VolumeSpec(
-        key=key,
-        name=v.string(body.get("name", default_name), f"{where}.name"),
-        driver=None if body.get("driver") is None else v.string(body["driver"], f"{where}.driver"),
-        driver_opts=v.mapping(body.get("driver_opts"), f"{where}.driver_opts"),
-        external=external,
-        labels=v.mapping(body.get("labels"), f"{where}.labels"),
-    )
+def _check_container_names(project: Project) -> None:
+    seen: dict[str, str] = {}
+    for service in project.active_services():
+        if service.container_name is None:
+            continue
+        if service.replicas > 1:
+            raise ComposeError(
+                f"services.{service.name}.container_name: a fixed container name allows one replica, "
+                f"and the service asks for {service.replicas}"
+            )
+        if service.container_name in seen:
+            raise ComposeError(
+                f"services.{service.name}.container_name: {service.container_name!r} is also the "
+                f"container name of service {seen[service.container_name]!r}"
+            )
+        seen[service.container_name] = service.name
 
 
 def _service(
@@ -328,8 +288,35 @@ def _service(
     env: dict[str, str],
     networks: dict[str, NetworkSpec],
     volumes: dict[str, VolumeSpec],
+    *,
+    files: dict[str, dict[str, tuple[str | None, bytes | None]]] | None = None,
+    contents: dict[str, bytes] | None = None,
+    names: set[str] | None = None,
 ) -> Service:
     w = f"services.{name}"
+    extra = cs.settings(
+        body,
+        w,
+        names=names if names is not None else {name},
+        files=files or {"secrets": {}, "configs": {}},
+        contents=contents if contents is not None else {},
+    )
+    mode = extra["network_mode"]
+    if mode is not None and body.get("networks") is not None:
+        raise ComposeError(f"{w}: network_mode and networks cannot be used together")
+    # The engine refuses to publish ports from another container's network namespace
+    # (with `host` it only drops them, as it does for `docker compose`).
+    if mode is not None and mode.startswith(("service:", "container:")) and body.get("ports"):
+        raise ComposeError(f"{w}.ports: a service with network_mode {mode} cannot publish ports")
+    depends_on = list(cs.depends_on(body.get("depends_on"), f"{w}.depends_on"))
+    listed = {d.service for d in depends_on}
+    # Links and shared namespaces need the other container first, as Compose orders them.
+    implicit = [link.split(":")[0] for link in extra["links"]]
+    implicit += [m[8:] for m in (mode, extra["ipc"], extra["pid"]) if m and m.startswith("service:")]
+    for other in implicit:
+        if other not in listed:
+            depends_on.append(Dependency(other))
+            listed.add(other)
     build = _build(body["build"], f"{w}.build", root, env) if body.get("build") is not None else None
     if body.get("image") is None and build is None:
         raise ComposeError(f"{w}: a service needs 'image' or 'build'")
@@ -349,7 +336,7 @@ def _service(
         raise ComposeError(
             f"{w}.restart: expected no, always, unless-stopped or on-failure[:N], got {restart!r}"
         )
-    replicas = deploy.get("replicas", 1)
+    replicas = deploy.get("replicas", body.get("scale", 1))
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         raise ComposeError(f"{w}.deploy.replicas: expected a non-negative integer, got {replicas!r}")
     pull = body.get("pull_policy")
@@ -367,19 +354,25 @@ def _service(
         expose=v.expose(body["expose"], f"{w}.expose") if body.get("expose") else (),
         mounts=tuple(_mounts(body.get("volumes") or [], f"{w}.volumes", root, volumes)),
         tmpfs=_tmpfs(body.get("tmpfs"), f"{w}.tmpfs"),
-        networks=_service_networks(name, body.get("networks"), f"{w}.networks", networks),
-        depends_on=_depends_on(body.get("depends_on"), f"{w}.depends_on"),
-        healthcheck=_healthcheck(body["healthcheck"], f"{w}.healthcheck")
+        networks={} if mode else _service_networks(name, body.get("networks"), f"{w}.networks", networks),
+        depends_on=tuple(depends_on),
+        healthcheck=cs.healthcheck(body["healthcheck"], f"{w}.healthcheck")
         if body.get("healthcheck")
         else None,
         restart=restart,
         replicas=replicas,
-        cpus=float(v.string(limits["cpus"], f"{w}.deploy.resources.limits.cpus"))
-        if "cpus" in limits
-        else None,
-        memory=v.size(limits["memory"], f"{w}.deploy.resources.limits.memory")
-        if "memory" in limits
-        else None,
+        cpus=cs.agree(
+            None if body.get("cpus") is None else cs._float(body["cpus"], f"{w}.cpus"),
+            None if "cpus" not in limits else cs._float(limits["cpus"], f"{w}.deploy.resources.limits.cpus"),
+            "cpus",
+            w,
+        ),
+        memory=cs.agree(
+            cs.optional_size(body, "mem_limit", w),
+            cs.optional_size(limits, "memory", f"{w}.deploy.resources.limits"),
+            "mem_limit",
+            w,
+        ),
         pids=_int(limits["pids"], f"{w}.deploy.resources.limits.pids") if "pids" in limits else None,
         user=None if body.get("user") is None else v.string(body["user"], f"{w}.user"),
         working_dir=None
@@ -402,6 +395,8 @@ def _service(
         hostname=None if body.get("hostname") is None else v.string(body["hostname"], f"{w}.hostname"),
         profiles=v.string_list(body.get("profiles") or [], f"{w}.profiles"),
         pull_policy=None if pull is None else PULL_POLICIES[pull],
+        network_ips={} if mode else _network_ips(body.get("networks"), f"{w}.networks", networks),
+        **extra,
     )
 
 
@@ -538,48 +533,11 @@ def _service_networks(
     return out
 
 
-def _depends_on(value: object, where: str) -> tuple[Dependency, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, list):
-        return tuple(Dependency(v.string(item, where)) for item in value)
-    if not isinstance(value, dict):
-        raise ComposeError(f"{where}: expected a list or a mapping")
-    deps: list[Dependency] = []
-    for name, body in value.items():
-        body = body or {}
-        condition = v.string(body.get("condition", "service_started"), f"{where}.{name}.condition")
-        if condition not in CONDITIONS:
-            raise ComposeError(
-                f"{where}.{name}.condition: expected one of {', '.join(CONDITIONS)}, got {condition!r}"
-            )
-        required = _bool(body.get("required", True), f"{where}.{name}.required")
-        deps.append(Dependency(str(name), condition, required))
-    return tuple(deps)
-
-
-def _healthcheck(body: object, where: str) -> Healthcheck:
-    if not isinstance(body, dict):
-        raise ComposeError(f"{where}: expected a mapping")
-    if _bool(body.get("disable", False), f"{where}.disable"):
-        return Healthcheck(test=("NONE",))
-    test: tuple[str, ...] | None = None
-    raw = body.get("test")
-    if isinstance(raw, str):
-        test = ("CMD-SHELL", raw)
-    elif raw is not None:
-        test = v.string_list(raw, f"{where}.test")
-        if not test or test[0] not in ("CMD", "CMD-SHELL", "NONE"):
-            raise ComposeError(f"{where}.test: a list must start with CMD, CMD-SHELL or NONE")
-
-    def opt(key: str) -> float | None:
-        return None if body.get(key) is None else v.duration(body[key], f"{where}.{key}")
-
-    return Healthcheck(
-        test=test,
-        interval=opt("interval"),
-        timeout=opt("timeout"),
-        retries=None if body.get("retries") is None else _int(body["retries"], f"{where}.retries"),
-        start_period=opt("start_period"),
-        start_interval=opt("start_interval"),
-    )
+def _network_ips(value: object, where: str, networks: dict[str, NetworkSpec]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for key, body in (value or {}).items() if isinstance(value, dict) else ():
+        if isinstance(body, dict) and (body.get("ipv4_address") or body.get("ipv6_address")):
+            v4 = v.string(body.get("ipv4_address") or "", f"{where}.{key}.ipv4_address")
+            v6 = v.string(body.get("ipv6_address") or "", f"{where}.{key}.ipv6_address")
+            out[networks[key].name] = (v4, v6)
+    return out

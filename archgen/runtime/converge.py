@@ -34,6 +34,7 @@ from archgen.runtime.plan import (
     ImageStep,
     Options,
     Plan,
+    ResourceStep,
     compute_plan,
 )
 from archgen.runtime.progress import Progress
@@ -109,6 +110,7 @@ class _Converger:
         self.containers: dict[str, list[tuple[str, str]]] = {}
         self.actions: dict[str, list[dict[str, str]]] = {}
         self._once: dict[tuple[str, str], Once] = {}
+        self._created: dict[tuple[str, int], str] = {}  # (service, number) -> created, not started
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ phases
@@ -137,7 +139,7 @@ class _Converger:
                 self.containers[name] = [(s.container_id or "", s.name) for s in plan.containers[name]]
         else:
             tasks = {name: partial(self._service, name, plan.containers[name]) for name in plan.order}
-            _, interrupted = run_all(tasks, self.cancel, self._interrupted)
+            crashed, interrupted = run_all(tasks, self.cancel, self._interrupted)
             if interrupted:
                 raise Interrupted(
                     "interrupted: stopped waiting; containers already started were left as they are",
@@ -145,6 +147,8 @@ class _Converger:
                 )
             if self.failed:
                 raise self._failure()
+            if crashed:
+                raise next(iter(crashed.values()))  # a bug, not a failure the threads report: never silent
         return UpResult(plan, False, self._results(), time.monotonic() - begin)
 
     def _interrupted(self) -> None:
@@ -199,14 +203,20 @@ class _Converger:
     def _resources(self, plan: Plan) -> None:
         networks = {n.name: n for n in self.project.networks.values()}
         volumes = {v.name: v for v in self.project.volumes.values()}
-        for step in plan.resources:
-            if step.action != "create":
-                continue
+
+        def create(step: ResourceStep) -> None:
             if step.kind == "network":
                 self.engine.create_network(networks[step.name], self.project.name)
             else:
                 self.engine.create_volume(volumes[step.name], self.project.name)
             self.progress.note(f"created {step.kind} {step.name}")
+
+        steps = [s for s in plan.resources if s.action == "create"]
+        if len(steps) == 1:
+            create(steps[0])
+        elif steps:
+            with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+                list(pool.map(create, steps))  # independent of each other; list() re-raises
 
     def _orphans(self, plan: Plan) -> None:
         left = [o.name for o in plan.orphans if o.action != REMOVE]
@@ -234,6 +244,8 @@ class _Converger:
                     self._record(name, step, step.container_id)
             touching = [s for s in steps if s.action in (RECREATE, CREATE, START)]
             ids = [(s.container_id or "", s.name) for s in steps if s.action == KEEP]
+            if touching and service.depends_on and not (service.links or service.shared_namespaces()):
+                self._precreate(service, touching)
             if touching:
                 for dep in service.depends_on:
                     if dep.service in self.started:
@@ -269,6 +281,20 @@ class _Converger:
         finally:
             self.started[name].set()
 
+    def _precreate(self, service: Service, steps: list[ContainerStep]) -> None:
+        """Create new containers before their dependencies are ready; only starting them waits.
+
+        Creating takes a round of engine work per level of the dependency chain that
+        nothing needs to wait for (Compose also creates first, then starts in order).
+        Not done for links or shared namespaces: those resolve the other container at
+        create time.
+        """
+        for step in steps:
+            if step.action == CREATE:
+                self._created[(service.name, step.number)] = self.engine.create_container(
+                    self.project, service, step.number, step.config_hash or ""
+                )
+
     def _apply_all(self, service: Service, steps: list[ContainerStep]) -> list[tuple[str, str]]:
         if len(steps) == 1:
             return [self._apply(service, steps[0])]
@@ -283,7 +309,7 @@ class _Converger:
         if step.action == RECREATE and step.container_id:
             self.engine.stop(step.container_id, service.stop_grace_period)
             self.engine.remove(step.container_id)
-        container_id = self.engine.create_container(
+        container_id = self._created.pop((service.name, step.number), None) or self.engine.create_container(
             self.project, service, step.number, step.config_hash or ""
         )
         self.engine.start(container_id, service.name, step.name)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from archgen.errors import DockerUnavailableError, EngineError
+from archgen.runtime.container_spec import create_args, file_archive
 from archgen.runtime.model import (
     LABEL_CONFIG_HASH,
     LABEL_NETWORK,
@@ -117,20 +118,20 @@ class Engine:
     # ------------------------------------------------------------------ observe
 
     def observe(self, project: Project) -> EngineState:
-        """Snapshot containers, networks, volumes and images in four list calls."""
+        """Snapshot containers, networks and volumes in three list calls, and the project's images.
+
+        Images are inspected one reference at a time rather than listed: listing every
+        image on a busy engine costs ~0.1 s, a fifth of a no-op `up`; an inspect ~2 ms.
+        """
         with engine_call("listing the engine's state"):
             containers = [_observed(c) for c in self.api.containers(all=True)]
             networks = {n["Name"]: _resource(n) for n in self.api.networks()}
             volumes = {v["Name"]: _resource(v) for v in (self.api.volumes().get("Volumes") or [])}
-            images: dict[str, str] = {}
-            for image in self.api.images():
-                for tag in image.get("RepoTags") or []:
-                    images[tag] = image["Id"]
-            for service in project.active_services():
-                if service.image not in images:
-                    image_id = self.image_id(service.image)
-                    if image_id:
-                        images[service.image] = image_id
+        images: dict[str, str] = {}
+        for ref in dict.fromkeys(s.image for s in project.active_services()):
+            image_id = self.image_id(ref)
+            if image_id:
+                images[ref] = image_id
         return EngineState(containers, networks, volumes, images)
 
     def image_id(self, ref: str) -> str | None:
@@ -231,6 +232,7 @@ class Engine:
                 spec.name,
                 driver=spec.driver or "bridge",
                 options=spec.driver_opts or None,
+                ipam=spec.ipam or None,
                 internal=spec.internal,
                 labels=labels,
                 attachable=spec.attachable or None,
@@ -276,82 +278,29 @@ class Engine:
 
     def create_container(self, project: Project, service: Service, number: int, config_hash: str) -> str:
         """Create (not start) replica `number` of `service`; return its ID."""
-        name = project.container_name(service.name, number)
-        labels = {
-            **service.labels,
-            **project_labels(project.name),
-            LABEL_SERVICE: service.name,
-            LABEL_NUMBER: str(number),
-            LABEL_CONFIG_HASH: config_hash,
-            LABEL_ONEOFF: "False",
-        }
-        networks = list(service.networks.items())
+        args = create_args(project, service, number, config_hash)
         api = self.api
-        bindings: dict[str, list[dict[str, str]]] = {}
-        for port in service.ports:
-            host = "" if port.published is None else str(port.published)
-            bindings.setdefault(f"{port.target}/{port.protocol}", []).append(
-                {"HostIp": port.host_ip, "HostPort": host}
-            )
-        exposed = {(p.target, p.protocol) for p in service.ports}
-        exposed |= {(int(e.split("/")[0]), e.split("/")[1]) for e in service.expose}
-        restart = None
-        if service.restart not in ("no", ""):
-            policy, _, count = service.restart.partition(":")
-            restart = {"Name": policy, "MaximumRetryCount": int(count or 0)}
-        with engine_call(f"creating container {name}"):
-            host_config = api.create_host_config(
-                port_bindings=bindings or None,
-                binds=[
-                    f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}"
-                    for m in service.mounts
-                    if m.source
-                ]
-                or None,
-                tmpfs=dict(service.tmpfs) or None,
-                restart_policy=restart,
-                network_mode=networks[0][0] if networks else None,
-                cap_add=list(service.cap_add) or None,
-                cap_drop=list(service.cap_drop) or None,
-                security_opt=list(service.security_opt) or None,
-                init=service.init,
-                read_only=service.read_only or None,
-                nano_cpus=int(service.cpus * 1e9) if service.cpus else None,
-                mem_limit=service.memory,
-                pids_limit=service.pids,
-            )
+        with engine_call(f"creating container {args.name}"):
+            host_config = api.create_host_config(**args.host)
             networking = None
-            if networks:
-                first, aliases = networks[0]
-                networking = api.create_networking_config(
-                    {first: api.create_endpoint_config(aliases=list(aliases))}
-                )
+            if args.networks:
+                first, endpoint = args.networks[0]
+                networking = api.create_networking_config({first: api.create_endpoint_config(**endpoint)})
             config = api.create_container_config(
-                image=service.image,
-                command=list(service.command) if service.command is not None else None,
-                entrypoint=list(service.entrypoint) if service.entrypoint is not None else None,
-                environment=dict(service.environment) or None,
-                user=service.user,
-                working_dir=service.working_dir,
-                hostname=service.hostname,
-                labels=labels,
-                ports=sorted(exposed) or None,
-                volumes=[m.target for m in service.mounts if not m.source] or None,
-                host_config=host_config,
-                networking_config=networking,
-                stop_signal=service.stop_signal,
-                stop_timeout=math.ceil(service.stop_grace_period)
-                if service.stop_grace_period is not None
-                else None,
-                detach=True,
+                **args.config, host_config=host_config, networking_config=networking
             )
             health = self.healthcheck_config(service.healthcheck)
             if health is not None:
                 config["Healthcheck"] = health
-            container_id = str(api.create_container_from_config(config, name=name)["Id"])
+            container_id = str(
+                api.create_container_from_config(config, name=args.name, platform=args.platform)["Id"]
+            )
             # API < 1.44 attaches one network at create time; connect the rest before start.
-            for net, aliases in networks[1:]:
-                api.connect_container_to_network(container_id, net, aliases=list(aliases))
+            for net, endpoint in args.networks[1:]:
+                api.connect_container_to_network(container_id, net, **endpoint)
+            if args.copies:
+                # Before start, so the process finds its secrets and configs from its first instruction.
+                api.put_archive(container_id, "/", file_archive(project, args.copies))
         return container_id
 
     def healthcheck_config(self, hc: Healthcheck | None) -> dict[str, Any] | None:

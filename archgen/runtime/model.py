@@ -83,6 +83,34 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class FileMount:
+    """A `secrets:` or `configs:` entry placed in the container.
+
+    `source` is a host file bind-mounted read-only, as Compose does; None when the
+    content is copied into the container before it starts (environment-sourced
+    secrets, inline config `content:`, or a file with `uid`/`gid`/`mode`), and then
+    `digest` (sha256 of the content) puts the content in the config hash.
+    """
+
+    kind: str  # "secret" | "config"
+    name: str
+    target: str
+    source: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | None = None
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """`logging:` (driver None: the engine's default driver)."""
+
+    driver: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Dependency:
     """One `depends_on` entry."""
 
@@ -126,6 +154,44 @@ class Service:
     hostname: str | None = None
     profiles: tuple[str, ...] = ()
     pull_policy: str | None = None
+    # Added for issue 15; all default to "unset", so older hashes do not change.
+    container_name: str | None = None
+    files: tuple[FileMount, ...] = ()
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (soft, hard)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    extra_hosts: tuple[str, ...] = ()  # "host:ip"
+    network_mode: str | None = None  # host | none | bridge | service:NAME | container:NAME
+    network_ips: dict[str, tuple[str, str]] = field(default_factory=dict)  # engine net -> (v4, v6)
+    links: tuple[str, ...] = ()  # "service:alias"
+    ipc: str | None = None
+    pid: str | None = None
+    shm_size: int | None = None
+    tty: bool = False
+    stdin_open: bool = False
+    privileged: bool = False
+    devices: tuple[str, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    logging: LogConfig | None = None
+    platform: str | None = None
+    runtime: str | None = None
+    domainname: str | None = None
+    group_add: tuple[str, ...] = ()
+    mem_reservation: int | None = None
+    memswap_limit: int | None = None
+    cpu_reservation: float | None = None  # swarm-only in Compose too: recorded, not enforced
+    cpu_shares: int | None = None
+    cpuset: str | None = None
+    oom_score_adj: int | None = None
+
+    def shared_namespaces(self) -> list[str]:
+        """Services whose containers this one joins (`network_mode`/`ipc`/`pid: service:NAME`)."""
+        return [
+            mode.split(":", 1)[1]
+            for mode in (self.network_mode, self.ipc, self.pid)
+            if mode and mode.startswith("service:")
+        ]
 
     @property
     def is_job(self) -> bool:
@@ -145,6 +211,7 @@ class NetworkSpec:
     attachable: bool = False
     external: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    ipam: dict[str, Any] = field(default_factory=dict)  # the engine's IPAM shape (Driver, Config)
 
 
 @dataclass(frozen=True)
@@ -184,7 +251,12 @@ class Project:
     def active_services(self) -> list[Service]:
         return [self.services[name] for name in self.active]
 
+    contents: dict[str, bytes] = field(default_factory=dict, repr=False)  # copied files by "kind:name"
+
     def container_name(self, service: str, number: int) -> str:
+        svc = self.services.get(service)
+        if svc is not None and svc.container_name:
+            return svc.container_name
         return f"{self.name}-{service}-{number}"
 
     def dependants(self, service: str) -> list[str]:
@@ -224,7 +296,7 @@ def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            value = _without_defaults(value) if key in ("healthcheck", "build") else value
+            value = _without_defaults(value) if key in ("healthcheck", "build", "logging") else value
         if value is None or value is False or (isinstance(value, list | tuple | dict | str) and not value):
             continue
         out[key] = value
@@ -233,7 +305,10 @@ def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
 
 def resource_hash(spec: NetworkSpec | VolumeSpec) -> str:
     """A stable hash of a network's or volume's config."""
-    blob = json.dumps(asdict(spec), sort_keys=True, separators=(",", ":"))
+    data = asdict(spec)
+    if not data.get("ipam"):
+        data.pop("ipam", None)  # added later: keep the hashes of networks without it
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

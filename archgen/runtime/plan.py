@@ -202,6 +202,7 @@ def compute_plan(project: Project, state: EngineState, options: Options | None =
         plan.containers[service.name] = _container_steps(
             project, service, existing, foreign, desired, image_id, options, conflicts
         )
+    _follow_shared_namespaces(project, plan)
     for container in ours:
         if container.service not in project.services:
             action = REMOVE if options.remove_orphans else ORPHAN
@@ -226,6 +227,28 @@ def compute_plan(project: Project, state: EngineState, options: Options | None =
             "rename or remove them, or use -p NAME",
         )
     return plan
+
+
+def _follow_shared_namespaces(project: Project, plan: Plan) -> None:
+    """A container that joins another's network, IPC or PID namespace goes with it when that one is replaced.
+
+    The engine binds `container:<name>` to the container's ID at create time, so
+    once the other container is recreated the kept one would hold a dead namespace.
+    """
+    replaced: set[str] = set()
+    for name in project.active:  # dependency order: a namespace's owner comes first
+        steps = plan.containers.get(name, [])
+        owners = [s for s in project.services[name].shared_namespaces() if s in replaced]
+        if owners:
+            why = f"joins the namespaces of {', '.join(owners)}, which is replaced"
+            steps[:] = [
+                ContainerStep(s.service, s.number, s.name, RECREATE, why, s.container_id, s.config_hash)
+                if s.action in (KEEP, START) and s.container_id
+                else s
+                for s in steps
+            ]
+        if any(s.action in (RECREATE, CREATE) for s in steps):
+            replaced.add(name)
 
 
 def _image_steps(project: Project, state: EngineState, options: Options) -> list[ImageStep]:

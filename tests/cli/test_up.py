@@ -55,10 +55,10 @@ def test_help_has_an_example(cli: Cli) -> None:
 
 
 def test_unsupported_key_exits_2_naming_the_key(cli: Cli, tmp_path: Path) -> None:
-    write(tmp_path, "name: demo\nservices:\n  web:\n    image: x\n    privileged: true\n")
+    write(tmp_path, "name: demo\nservices:\n  web:\n    image: x\n    volumes_from: [db]\n")
     result = cli("up", "-C", tmp_path)
     assert result.exit_code == 2
-    assert "services.web.privileged: unsupported key 'privileged'" in result.stderr
+    assert "services.web.volumes_from: unsupported key 'volumes_from'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -147,25 +147,24 @@ def test_every_supported_key_normalises(tmp_path: Path) -> None:
 
 
 UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
-    ({"secrets": {}}, "secrets"),
-    ({"configs": {}}, "configs"),
-    ({"include": []}, "include"),
-    ({"services": {"web": {**IMG, "container_name": "x"}}}, "services.web.container_name"),
-    ({"services": {"web": {**IMG, "privileged": True}}}, "services.web.privileged"),
-    ({"services": {"web": {**IMG, "network_mode": "host"}}}, "services.web.network_mode"),
-    ({"services": {"web": {**IMG, "links": ["db"]}}}, "services.web.links"),
-    ({"services": {"web": {**IMG, "extends": {"service": "x"}}}}, "services.web.extends"),
-    ({"services": {"web": {**IMG, "devices": []}}}, "services.web.devices"),
-    ({"services": {"web": {**IMG, "ulimits": {}}}}, "services.web.ulimits"),
+    ({"services": {"web": {**IMG, "volumes_from": ["db"]}}}, "services.web.volumes_from"),
+    ({"services": {"web": {**IMG, "external_links": ["x"]}}}, "services.web.external_links"),
+    ({"services": {"web": {**IMG, "gpus": "all"}}}, "services.web.gpus"),
+    ({"services": {"web": {**IMG, "userns_mode": "host"}}}, "services.web.userns_mode"),
+    ({"secrets": {"s": {"file": "x", "bogus": 1}}}, "secrets.s.bogus"),
+    (
+        {"services": {"web": {**IMG, "secrets": [{"source": "s", "bogus": 1}]}}},
+        "services.web.secrets[0].bogus",
+    ),
     ({"services": {"web": {"build": {"context": ".", "cache_from": []}}}}, "services.web.build.cache_from"),
     (
         {"services": {"web": {**IMG, "healthcheck": {"test": "true", "bogus": 1}}}},
         "services.web.healthcheck.bogus",
     ),
-    ({"services": {"web": {**IMG, "deploy": {"placement": {}}}}}, "services.web.deploy.placement"),
+    ({"services": {"web": {**IMG, "deploy": {"mode": "global"}}}}, "services.web.deploy.mode"),
     (
-        {"services": {"web": {**IMG, "deploy": {"resources": {"reservations": {}}}}}},
-        "services.web.deploy.resources.reservations",
+        {"services": {"web": {**IMG, "deploy": {"resources": {"reservations": {"devices": []}}}}}},
+        "services.web.deploy.resources.reservations.devices",
     ),
     (
         {"services": {"web": {**IMG, "deploy": {"resources": {"limits": {"devices": []}}}}}},
@@ -176,8 +175,8 @@ UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
         "services.web.depends_on.db.restart",
     ),
     (
-        {"services": {"web": {**IMG, "networks": {"default": {"ipv4_address": "1.2.3.4"}}}}},
-        "services.web.networks.default.ipv4_address",
+        {"services": {"web": {**IMG, "networks": {"default": {"mac_address": "x"}}}}},
+        "services.web.networks.default.mac_address",
     ),
     (
         {
@@ -191,7 +190,7 @@ UNSUPPORTED: list[tuple[dict[str, Any], str]] = [
         {"services": {"web": {**IMG, "env_file": [{"path": "a", "format": "raw"}]}}},
         "services.web.env_file[0].format",
     ),
-    ({"services": {"web": IMG}, "networks": {"n": {"ipam": {}}}}, "networks.n.ipam"),
+    ({"services": {"web": IMG}, "networks": {"n": {"ipam": {"bogus": {}}}}}, "networks.n.ipam.bogus"),
     ({"services": {"web": IMG}, "volumes": {"v": {"bogus": 1}}}, "volumes.v.bogus"),
 ]
 
@@ -206,14 +205,35 @@ def test_unsupported_key_is_rejected_by_name(extra: dict[str, Any], path: str) -
 
 
 def test_all_unsupported_keys_are_reported_together() -> None:
-    raw = {"services": {"a": {**IMG, "privileged": True, "links": []}, "b": {**IMG, "ipc": "host"}}}
+    raw = {"services": {"a": {**IMG, "volumes_from": [], "gpus": "all"}, "b": {**IMG, "uts": "host"}}}
     with pytest.raises(ComposeError) as caught:
         check_keys(raw)
     text = caught.value.message
     assert "3 unsupported compose keys" in text
-    for path in ("services.a.privileged", "services.a.links", "services.b.ipc"):
+    for path in ("services.a.volumes_from", "services.a.gpus", "services.b.uts"):
         assert path in text
     assert caught.value.hint
+
+
+def test_refusal_gives_the_reason_and_a_did_you_mean() -> None:
+    raw = {"services": {"a": {**IMG, "container_nme": "x", "volumes_from": ["b"]}, "b": IMG}}
+    with pytest.raises(ComposeError) as caught:
+        check_keys(raw)
+    text = caught.value.message
+    assert (
+        "services.a.container_nme: unsupported key 'container_nme' (not a Compose key); "
+        "did you mean 'container_name'?" in text
+    )
+    assert (
+        "services.a.volumes_from: unsupported key 'volumes_from' (sharing another container's volumes" in text
+    )
+
+
+def test_develop_and_swarm_only_deploy_keys_are_ignored_with_a_note(tmp_path: Path) -> None:
+    body = {**IMG, "develop": {"watch": []}, "deploy": {"placement": {"constraints": []}}}
+    project = load(tmp_path, services(web=body))
+    assert any("services.web.develop" in w and "ignores" in w for w in project.warnings)
+    assert any("services.web.deploy.placement" in w for w in project.warnings)
 
 
 def test_extension_fields_and_version_are_accepted(tmp_path: Path) -> None:
