@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 APP_PORT = 8000
-CONNECT_TIMEOUT = 5
+CONNECT_TIMEOUT_MS = 5000
 TLS_DIR = "/etc/archgen/tls"
 FRONTEND = "frontend"
 BACKEND = "backend"
@@ -144,7 +144,7 @@ def edge_block(role: str, block: dict[str, Any], upstreams: list[dict[str, Any]]
         "tls_cert_path": f"{TLS_DIR}/cert.pem",
         "tls_key_path": f"{TLS_DIR}/key.pem",
         "body_limit_mb": block["body_limit_mb"],
-        "timeouts": {"connect": CONNECT_TIMEOUT, "read": timeout, "send": timeout},
+        "timeouts": {"connect_ms": CONNECT_TIMEOUT_MS, "read": timeout, "send": timeout},
         "upstream": {"host": "app", "port": APP_PORT},
         "upstreams": upstreams,
         "balanced": False,
