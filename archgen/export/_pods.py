@@ -9,12 +9,16 @@ from archgen.catalog import Healthcheck
 from archgen.export._units import ProjectFiles, Unit, dns_name, duration
 from archgen.export._values import Raw, Value
 from archgen.export.report import Report
-from archgen.model.workload import Workload
-from archgen.variables import EnvValue, Text, Var
+from archgen.variables import Text, Var
 
 API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1"}
 DEFAULT_SIZES = {"database": "10Gi", "cache": "1Gi", "sentinel": "100Mi"}
 HPA_CPU_REQUEST = "100m"
+# Numeric ids of the users the official images name (shared/IMAGES.md): Kubernetes
+# needs a uid where compose accepts a name. The model should carry the uid itself.
+KNOWN_UIDS = {("postgres", "postgres"): 70, ("mysql", "mysql"): 999, ("redis", "redis"): 999,
+              ("mongodb", "mongodb"): 999, ("nginx", "nginx"): 101, ("haproxy", "haproxy"): 99,
+              ("httpd", "www-data"): 82, ("envoy", "envoy"): 101}
 
 
 def shell(text: str) -> str:
@@ -100,6 +104,7 @@ class PodWriter:
             "image": Value(("workloads", unit.name, "image"), w.image),
             "imagePullPolicy": "IfNotPresent",
         }
+        self.report.mapped(unit.name, "image", f"{w.image} (values: workloads.{unit.name}.image)")
         if w.build is not None:
             self.report.unmapped(unit.name, "build", f"{w.build.context} (target "
                                  f"{w.build.target or 'default'}) is not built by Kubernetes: "
@@ -130,6 +135,9 @@ class PodWriter:
         if security:
             container["securityContext"] = security
         pod: dict[str, Any] = {"enableServiceLinks": False, "containers": [container]}
+        uid = security.get("runAsUser")
+        if claims and isinstance(uid, int) and uid != 0:
+            pod["securityContext"] = {"fsGroup": uid}  # the claim is writable by that user
         if volumes:
             pod["volumes"] = volumes
         if w.stop_grace_period:
@@ -193,6 +201,7 @@ class PodWriter:
                                     f"(fieldRef) instead of {', '.join(unit.instance_names)}")
             else:
                 entries.append({"name": name, "value": shell(value) if "$" in value else value})
+                self.report.mapped(unit.name, f"environment.{name}", "literal value")
         return [*helpers, *[e for e in entries if e["name"] not in {h["name"] for h in helpers}]]
 
     # -- mounts -----------------------------------------------------------------------
@@ -303,6 +312,13 @@ class PodWriter:
                 if user != "0":
                     context["runAsNonRoot"] = True
                 self.report.mapped(unit.name, "user", f"runAsUser {user}")
+            elif (unit.workload.kind, user) in KNOWN_UIDS and not group:
+                uid = KNOWN_UIDS[(unit.workload.kind, user)]
+                context["runAsUser"] = uid
+                context["runAsNonRoot"] = True
+                self.report.changed(unit.name, "user", f"{s.user!r} is a name; Kubernetes needs a "
+                                    f"uid: runAsUser {uid}, the uid of {user} in "
+                                    f"{unit.workload.image}")
             else:
                 self.report.unmapped(unit.name, "user", f"{s.user!r} is a name; Kubernetes needs "
                                      "a numeric uid: the image's default user runs")
@@ -325,10 +341,3 @@ class PodWriter:
             self.report.changed(unit.name, "security", f"left open as in compose: {s.reason}")
         return context
 
-
-def is_secret_text(value: EnvValue) -> bool:
-    return isinstance(value, Var | Text)
-
-
-def workload_names(units: list[Unit]) -> dict[str, Workload]:
-    return {w.name: w for u in units for w in u.workloads}

@@ -38,6 +38,11 @@ def istio_objects(architecture: Architecture, manifests: Manifests,
     objects: list[dict[str, Any]] = [
         {"apiVersion": SECURITY, "kind": "PeerAuthentication",
          "metadata": metadata("default", project), "spec": {"mtls": {"mode": "STRICT"}}}]
+    for unit in manifests.units:
+        if unit.kind == "Job":
+            report.changed(unit.name, "istio", "a Job completes only when its sidecar stops too: "
+                           "enable Istio's native sidecars (ENABLE_NATIVE_SIDECARS, Kubernetes "
+                           ">= 1.29), or the Job pod keeps running after its work is done")
     edge = manifests.edge
     if edge is None:
         return objects

@@ -16,7 +16,7 @@ from typing import Any
 
 from archgen.export._pods import PodWriter, labels, metadata, selector
 from archgen.export._units import ProjectFiles, Unit, units_of
-from archgen.export._values import Raw, Value
+from archgen.export._values import Value
 from archgen.export.report import Report
 from archgen.model.graph import Architecture
 
@@ -83,6 +83,11 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
     if out.edge is not None:
         out.add("ingress.yaml", _ingress(project, out.edge))
+        report.changed(out.edge.name, "ingress", f"an Ingress with TLS (Secret {project}-tls) "
+                       f"routes to the {out.edge.name} Service over HTTPS: the edge keeps its "
+                       "TLS, redirects, headers and balancing; the backend-protocol annotation is "
+                       "ingress-nginx's (other controllers name it differently), and the client "
+                       "address the edge sees is the controller's")
     out.add("network-policies.yaml", *_network_policies(architecture, units, out.edge, report))
     out.secrets = {f"{project}-env": ".env", **files.secrets}
     return out
@@ -246,4 +251,4 @@ def _double(quantity: str) -> str:
     return f"{int(digits) * 2}{text[len(digits):]}" if digits and text.startswith(digits) else text
 
 
-__all__ = ["Manifests", "Raw", "build", "ingress_host", "kustomize", "secrets_script"]
+__all__ = ["Manifests", "build", "ingress_host", "kustomize", "secrets_script"]
