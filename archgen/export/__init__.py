@@ -95,7 +95,7 @@ def _export(target: str, architecture: Any, project_dir: Path, istio: bool) -> E
         if mesh is not None:
             files["istio.yaml"] = mesh
         for name, objects in files.items():
-            result.files[f"base/{name}"] = manifest(objects, header)
+            result.files[f"base/{name}"] = manifest(objects, header, architecture.name)
         kustomizations = kustomize(manifests)
         kustomizations["base/kustomization.yaml"]["resources"] = sorted(files)
         for path, document in kustomizations.items():

@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from archgen.export._edge import NAMESPACE
 from archgen.export._values import Raw, Value, plain
 
 
@@ -27,9 +28,10 @@ def dump(document: Any) -> str:
                      width=100, allow_unicode=True)
 
 
-def manifest(objects: list[dict[str, Any]], header: str) -> str:
+def manifest(objects: list[dict[str, Any]], header: str, namespace: str) -> str:
     """Plain manifests: every marker written as its default."""
-    return header + "".join(f"---\n{dump(plain(o))}" for o in objects)
+    text = "".join(f"---\n{dump(plain(o))}" for o in objects)
+    return header + text.replace(NAMESPACE, namespace)
 
 
 def template(objects: list[dict[str, Any]], header: str) -> str:
@@ -51,4 +53,5 @@ def template(objects: list[dict[str, Any]], header: str) -> str:
     text = text.replace("{{", '{{ "{{" }}')  # literal braces in files stay literal for Helm
     for key, expression in expressions.items():
         text = text.replace(key, expression)
+    text = text.replace(NAMESPACE, "{{ .Release.Namespace }}")
     return header + text

@@ -78,6 +78,7 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                           "PodDisruptionBudget (maxUnavailable 1) and a HorizontalPodAutoscaler "
                           f"({unit.replicas}..{unit.replicas * 2}, CPU 70 %)")
         out.add(f"{unit.name}.yaml", *objects)
+    _adapt_edge_config(architecture, files, out.edge, report)
     out.files = {"namespace.yaml": [{"apiVersion": "v1", "kind": "Namespace",
                                      "metadata": {"name": project}}],
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
@@ -91,6 +92,22 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
     out.add("network-policies.yaml", *_network_policies(architecture, units, out.edge, report))
     out.secrets = {f"{project}-env": ".env", **files.secrets}
     return out
+
+
+def _adapt_edge_config(architecture: Architecture, files: ProjectFiles, edge: Unit | None,
+                       report: Report) -> None:
+    from archgen.export._edge import adapt
+    from archgen.export._units import dns_name
+
+    context = architecture.context.get("edge")
+    if edge is None or not isinstance(context, dict):
+        return
+    data = files.config_maps.get(dns_name(f"{context['dir']}-files"), {})
+    key = str(context.get("config_file"))
+    if key in data:
+        data[key], notes = adapt(context, data[key])
+        for note in notes:
+            report.changed(edge.name, f"volumes../{context['dir']}/{key}", note)
 
 
 def _config_maps(project: str, settings: dict[str, str],

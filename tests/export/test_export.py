@@ -184,7 +184,21 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     assert probe[:2] == ["sh", "-c"] and '"${REDIS_PASSWORD}"' in probe[2] and "$$" not in probe[2]
     assert "$$" not in " ".join(redis["args"])
     nginx_conf = _by_kind(docs, "ConfigMap")["proxy-files"]["data"]["nginx.conf"]
-    assert nginx_conf == (projects["mvc"] / "proxy" / "nginx.conf").read_text()
+    original = (projects["mvc"] / "proxy" / "nginx.conf").read_text()
+    assert nginx_conf == original.replace(
+        "resolver 127.0.0.11 ", "resolver kube-dns.kube-system.svc.cluster.local ").replace(
+        "set $archgen_upstream app:8000;", "set $archgen_upstream app.shop.svc.cluster.local:8000;")
+
+
+def test_the_edge_config_uses_the_cluster_dns(exports: dict[str, Path]) -> None:
+    haproxy = _by_kind(_base_docs(exports["scaled-kubernetes"]), "ConfigMap")["lb-files"]["data"][
+        "haproxy.cfg"]
+    assert "127.0.0.11" not in haproxy and "parse-resolv-conf" in haproxy
+    for n in (1, 2, 3):
+        assert f"server app-{n} app-{n}.shop-scaled.svc.cluster.local:8000" in haproxy
+    _, docs = render_chart(exports["scaled-helm"], "other")
+    haproxy = _by_kind(docs, "ConfigMap")["lb-files"]["data"]["haproxy.cfg"]
+    assert "server app-1 app-1.other.svc.cluster.local:8000" in haproxy
 
 
 def test_network_policies_follow_the_edges(exports: dict[str, Path]) -> None:
