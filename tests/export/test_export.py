@@ -187,7 +187,7 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     original = (projects["mvc"] / "proxy" / "nginx.conf").read_text()
     assert nginx_conf == original.replace(
         "resolver 127.0.0.11 ", "resolver kube-dns.kube-system.svc.cluster.local ").replace(
-        "set $archgen_upstream app:8000;", "set $archgen_upstream app.shop.svc.cluster.local:8000;")
+        " app:8000", " app.shop.svc.cluster.local:8000")
 
 
 def test_the_edge_config_uses_the_cluster_dns(exports: dict[str, Path]) -> None:
