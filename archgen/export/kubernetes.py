@@ -88,7 +88,9 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                        f"routes to the {out.edge.name} Service over HTTPS: the edge keeps its "
                        "TLS, redirects, headers and balancing; the backend-protocol annotation is "
                        "ingress-nginx's (other controllers name it differently), and the client "
-                       "address the edge sees is the controller's")
+                       "address the edge sees is the controller's. create-secrets.sh fills the "
+                       "TLS Secret with the project's self-signed pair: replace it with a "
+                       "certificate for the ingress host (e.g. from cert-manager)")
     out.add("network-policies.yaml", *_network_policies(architecture, units, out.edge, report))
     out.secrets = {f"{project}-env": ".env", **files.secrets}
     return out
