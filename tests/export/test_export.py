@@ -380,3 +380,63 @@ def test_values_substitution_matches_helm_template(exports: dict[str, Path]) -> 
                  for d in documents(substitute(t.read_text(), values, "demo"))]
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
     assert sorted(by_helm, key=key) == sorted(by_helper, key=key)
+
+
+def _settings(workload: Any) -> set[str]:
+    """The report's name for every setting a workload carries."""
+    w, s = workload, workload.security
+    found = {"image", "restart", "healthcheck", "memory"}
+    found |= {f"environment.{k}" for k, _ in w.environment}
+    found |= {f"ports.{p.name}" for p in w.ports} | {f"volumes.{m.source}" for m in w.mounts}
+    found |= {f"tmpfs.{p}" for p in s.tmpfs}
+    optional = {"build": w.build, "command": w.command, "entrypoint": w.entrypoint,
+                "depends_on": w.depends_on, "init": w.init, "networks": w.networks,
+                "profiles": w.profiles, "stop_grace_period": w.stop_grace_period,
+                "labels": w.labels, "user": s.user, "read_only": s.read_only,
+                "cap_drop/cap_add": s.cap_drop or s.cap_add, "security": s.reason,
+                "security_opt.no-new-privileges": s.no_new_privileges}
+    return found | {k for k, v in optional.items() if v}
+
+
+@pytest.mark.parametrize("name", list(PROJECTS))
+def test_no_setting_is_dropped_silently(projects: dict[str, Path], name: str) -> None:
+    from archgen.export import build_export
+    from archgen.export._units import units_of
+    from archgen.model import resolve
+    from archgen.spec import load_spec
+
+    architecture = resolve(load_spec(projects[name] / "archgen.yaml"))
+    report = build_export("kubernetes", projects[name]).report
+    seen: dict[str, set[str]] = {}
+    for line in report.lines:
+        seen.setdefault(line.workload, set()).add(line.setting)
+    units, skipped = units_of(architecture)
+    unit_of = {w.name: u.name for u in units for w in u.workloads}
+    for workload in architecture.workloads:
+        if workload in skipped:
+            assert "*" in seen[workload.name]
+            continue
+        missing = _settings(workload) - seen[unit_of[workload.name]]
+        assert not missing, f"{workload.name}: not in the report: {sorted(missing)}"
+
+
+def test_a_missing_mounted_file_writes_nothing(cli: Any, projects: dict[str, Path],
+                                               tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(projects["mvc"], project)
+    (project / "proxy" / "nginx.conf").unlink()
+    result = cli("export", "kubernetes", project, "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "./proxy/nginx.conf is mounted but missing" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".archgen-export-")]
+
+
+def test_compose_escapes_become_kubernetes_escapes() -> None:
+    from archgen.export._pods import memory, shell
+
+    assert shell('redis-server --requirepass "$$REDIS_PASSWORD"') == \
+        'redis-server --requirepass "$REDIS_PASSWORD"'
+    assert shell("echo $(date)") == "echo $$(date)"  # kubelet must not expand it
+    assert [memory(m) for m in ("128M", "1G", "64m", "512k", "1gb")] == \
+        ["128Mi", "1Gi", "64Mi", "512Ki", "1Gi"]
