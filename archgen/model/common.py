@@ -34,8 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "app": {"api": ["rest"], "replicas": 3,
             "entities": [{"name": "item", "fields": {"name": "str", "description": "str?"}}]},
     "database": {"engine": "mongodb", "name": "app", "replicas": 3},
-    "cache": {"engine": "redis", "rate_limit": {"requests": 100, "window": 60}, "ttl": 300,
-              "sentinel": True},
+    "cache": {"engine": "redis", "rate_limit": {"requests": 100, "window": 60,
+                                                "on_unavailable": "allow"},
+              "ttl": 300, "sentinel": True},
     "bus": {"kind": "kafka"},
     "auth": {"provider": "keycloak"},
     "observability": ["prometheus", "grafana", "jaeger"],
@@ -109,6 +110,14 @@ def digest(*values: object) -> str:
 
 
 # -- the edge: proxy, load balancer or gateway -------------------------------------------------
+
+def hardened(kind: str, user: str | None = None) -> Security:
+    """The catalog's hardening for `kind`: every capability dropped but what it names."""
+    hardening = CATALOG[kind].hardening
+    return Security(user=user, read_only=hardening.read_only, tmpfs=hardening.tmpfs,
+                    cap_drop=("ALL",), cap_add=hardening.cap_add, no_new_privileges=True,
+                    reason=hardening.reason)
+
 
 def edge_block(role: str, block: dict[str, Any], upstreams: list[dict[str, Any]]) -> dict[str, Any]:
     """The template data of the edge; `upstreams` are the replicas it forwards to."""
@@ -197,7 +206,7 @@ def edge_workload(edge: dict[str, Any], depends: tuple[str, ...]) -> Workload:
         healthcheck=entry.healthcheck,
         depends_on=healthy(*depends),
         memory="128M",
-        security=Security(user=user, reason="not yet hardened: see the catalog"),
+        security=hardened(kind, user),
         networks=(FRONTEND,),
         labels=(("io.archgen.edge-config", digest(edge)),),
         field_comments=tuple(comments),
@@ -223,11 +232,6 @@ def app_context(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def app_security() -> Security:
-    return Security(user=CATALOG["python"].user, read_only=True, tmpfs=("/tmp",),
-                    cap_drop=("ALL",), no_new_privileges=True)
-
-
 def app_workload(project: str, name: str, app: dict[str, Any],
                  environment: tuple[tuple[str, EnvValue], ...], depends_on: tuple[Dependency, ...],
                  *, test: bool = False) -> Workload:
@@ -243,7 +247,7 @@ def app_workload(project: str, name: str, app: dict[str, Any],
         healthcheck=None if test else python.healthcheck,
         depends_on=depends_on,
         memory="256M",
-        security=app_security(),
+        security=hardened("python", python.user),
         init=not test,
         networks=(BACKEND,) if test else (FRONTEND, BACKEND),
         profiles=("test",) if test else (),
@@ -253,12 +257,17 @@ def app_workload(project: str, name: str, app: dict[str, Any],
     )
 
 
-def app_settings(cache: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+def app_settings(cache: dict[str, Any], edge: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+    """What every app instance reads besides where its data lives."""
     limit = cache["rate_limit"]
     return (
         ("APP_RATE_LIMIT_REQUESTS", str(limit["requests"])),
         ("APP_RATE_LIMIT_WINDOW_SECONDS", str(limit["window_seconds"])),
+        ("APP_RATE_LIMIT_ON_UNAVAILABLE", limit["on_unavailable"]),
         ("APP_CACHE_TTL_SECONDS", str(cache["ttl_seconds"])),
+        # Forwarding headers are believed from the edge only, found by its service name.
+        ("APP_TRUSTED_PROXIES", str(edge["service"])),
+        ("APP_BODY_LIMIT_BYTES", str(edge["body_limit_mb"] * 1048576)),
         ("APP_LOG_LEVEL", APP_LOG_LEVEL),
     )
 
@@ -277,7 +286,8 @@ def data_context(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
          "name": database["name"], "user": "app", "data_path": db_entry.data_path,
          "healthcheck": healthcheck(engine)},
         {"engine": "redis", "service": "redis", "image": redis.image, "port": redis.main_port,
-         "rate_limit": {"requests": limit["requests"], "window_seconds": seconds(limit["window"])},
+         "rate_limit": {"requests": limit["requests"], "window_seconds": seconds(limit["window"]),
+                        "on_unavailable": limit["on_unavailable"]},
          "ttl_seconds": seconds(cache["ttl"]), "sentinel": bool(cache.get("sentinel")),
          "data_path": redis.data_path, "healthcheck": healthcheck("redis")},
     )
@@ -298,10 +308,20 @@ def server_workload(name: str, node: str, kind: str, *, environment: tuple[tuple
         environment=environment,
         mounts=(Mount(f"{name}-data", entry.data_path), *mounts),
         healthcheck=check or entry.healthcheck, depends_on=depends_on, memory=memory,
-        security=Security(user=user, reason="not yet hardened: see the catalog"),
+        security=hardened(kind, user),
         networks=(BACKEND,), stop_grace_period=grace, stateful=True, comment=comment,
         field_comments=field_comments,
     )
+
+
+def init_mounts(kind: str) -> tuple[Mount, ...]:
+    """The catalog's first-start files for `kind` (the app's own user), mounted read-only."""
+    from archgen.catalog import INIT_FILES
+
+    return tuple(Mount(source, target, read_only=True,
+                       comment="Run once, on the first start: the app's own user, with rights "
+                               "on its database only.")
+                 for source, target in INIT_FILES.get(kind, ()))
 
 
 def redis_workload(name: str = "redis") -> Workload:
@@ -323,7 +343,7 @@ def job_workload(name: str, node: str, kind: str, *, entrypoint: tuple[str, ...]
     return Workload(name=name, node=node, kind=kind, image=CATALOG[kind].image,
                     entrypoint=entrypoint, environment=environment, mounts=mounts,
                     healthcheck_disabled=True, depends_on=depends_on,
-                    security=Security(reason="not yet hardened: see the catalog"),
+                    security=hardened(kind),
                     networks=(BACKEND,), restart="no", job=True, comment=comment)
 
 

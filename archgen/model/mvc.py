@@ -18,6 +18,7 @@ from archgen.model.common import (
     edge_block,
     edge_ports,
     edge_workload,
+    init_mounts,
     merged,
     redis_workload,
     server_workload,
@@ -26,11 +27,11 @@ from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.workload import Workload, healthy
 from archgen.variables import REDIS_PASSWORD, EnvValue, text
 
-PARTS = (("compose", "."), ("edge", "."), ("delivery", "."), ("app", "app"))
+PARTS = (("compose", "."), ("edge", "."), ("data", "."), ("delivery", "."), ("app", "app"))
 
 
 def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
-                    redis_db: int = 0) -> tuple[tuple[str, EnvValue], ...]:
+                    edge: dict[str, Any], redis_db: int = 0) -> tuple[tuple[str, EnvValue], ...]:
     """What the single-server app (mvc) reads: where its database and Redis are."""
     return (
         ("APP_NAME", name),
@@ -39,7 +40,7 @@ def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
                                      database["name"], database["user"])),
         ("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
                                f"@{cache['service']}:{cache['port']}/{redis_db}")),
-        *app_settings(cache),
+        *app_settings(cache, edge),
     )
 
 
@@ -51,11 +52,12 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
     edge = edge_block("proxy", proxy, [{"name": "app", "host": "app", "port": APP_PORT, "weight": 1}])
     engine = database["engine"]
     data = (database["service"], cache["service"])
-    test = app_workload(name, "app-test", app, app_environment(name, database, cache, redis_db=1),
+    test = app_workload(name, "app-test", app, app_environment(name, database, cache, edge, redis_db=1),
                         healthy(*data), test=True)
     workloads: tuple[Workload, ...] = (
         edge_workload(edge, ("app",)),
-        app_workload(name, "app", app, app_environment(name, database, cache), healthy(*data)),
+        app_workload(name, "app", app, app_environment(name, database, cache, edge),
+                     healthy(*data)),
         replace(test,
                 comment=("The app's own test suite, run against this stack's database and Redis "
                          "(a one-shot job in profile `test`): `make test`, or",
@@ -64,6 +66,7 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
                                  "keys never mix with the running app's cache."),)),
         server_workload(database["service"], "db", engine,
                         environment=server_environment(engine, database["name"], database["user"]),
+                        mounts=init_mounts(engine),
                         memory="1G" if engine == "mongodb" else "512M"),
         redis_workload(cache["service"]),
     )

@@ -19,6 +19,7 @@ from archgen.model.common import (
     edge_block,
     edge_ports,
     edge_workload,
+    init_mounts,
     job_workload,
     merged,
     redis_workload,
@@ -35,7 +36,7 @@ from archgen.variables import (
     text,
 )
 
-PARTS = (("compose", "."), ("edge", "."), ("delivery", "."), ("app", "app"))
+PARTS = (("compose", "."), ("edge", "."), ("data", "."), ("delivery", "."), ("app", "app"))
 SENTINEL_PORT = 26379
 _PG_COMMAND = ("postgres", "-c", "wal_level=replica", "-c", "max_wal_senders=10", "-c",
                "wal_keep_size=256MB", "-c", "hot_standby=on")
@@ -76,8 +77,8 @@ def _scaled_context(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
     return app, database, cache
 
 
-def _app_environment(name: str, database: dict[str, Any],
-                     cache: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
+def _app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
+                     edge: dict[str, Any]) -> tuple[tuple[str, EnvValue], ...]:
     engine, port = database["engine"], database["port"]
     pairs: list[tuple[str, EnvValue]] = [("APP_NAME", name), ("APP_DB_ENGINE", engine)]
     if engine == "postgres":
@@ -99,7 +100,7 @@ def _app_environment(name: str, database: dict[str, Any],
     else:
         pairs.append(("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
                                             f"@{cache['service']}:{cache['port']}/0")))
-    return (*pairs, *app_settings(cache))
+    return (*pairs, *app_settings(cache, edge))
 
 
 _APP_COMMENTS = {
@@ -122,7 +123,7 @@ def _postgres(database: dict[str, Any]) -> list[Workload]:
                      ("POSTGRES_REPLICATION_PASSWORD", POSTGRES_REPLICATION_PASSWORD)),
         mounts=(Mount("./db/primary-init.sh", "/docker-entrypoint-initdb.d/10-replication.sh",
                       read_only=True, comment="Run once, on the first start: the replication "
-                      "role and its pg_hba.conf line."),),
+                      "role and its pg_hba.conf line."), *init_mounts(engine)),
         comment=(f"PostgreSQL streaming replication: {primary} is the primary"
                  + (f"; {', '.join(database['standbys'])} clone it with pg_basebackup on first "
                     "start and follow it as hot standbys" if database["standbys"] else "")
@@ -158,7 +159,8 @@ def _mongodb(database: dict[str, Any]) -> list[Workload]:
             member, "db", engine, entrypoint=("bash", "/etc/archgen/db/member.sh"),
             command=("mongod", "--replSet", database["replica_set"], "--bind_ip_all"),
             environment=environment,
-            mounts=(Mount("./db/member.sh", "/etc/archgen/db/member.sh", read_only=True),),
+            mounts=(Mount("./db/member.sh", "/etc/archgen/db/member.sh", read_only=True),
+                    *(init_mounts(engine) if index == 0 else ())),
             memory="1G",
             comment=(f"A MongoDB replica set of {len(members)}: members authenticate to each "
                      "other with a shared key (keyfile), elect a primary by majority and elect a "
@@ -245,7 +247,7 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
         else healthy(*database["members"]))
     data_ready += healthy(*(cache["nodes"] + cache["sentinels"] if cache["sentinel"]
                             else [cache["service"]]))
-    environment = _app_environment(name, database, cache)
+    environment = _app_environment(name, database, cache, edge)
     comments = (_APP_COMMENTS[engine], _APP_COMMENTS["sentinel"])
     replicas = [
         replace(app_workload(name, instance, app, (*environment, ("APP_INSTANCE_ID", instance)),

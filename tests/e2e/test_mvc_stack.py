@@ -56,13 +56,15 @@ def archgen(
     return result
 
 
-def _spec(name: str, proxy: str, database: str, http: int, https: int, requests: int) -> dict[str, Any]:
+def _spec(name: str, proxy: str, database: str, http: int, https: int, requests: int,
+          on_unavailable: str = "allow") -> dict[str, Any]:
     return {
         "name": name,
         "architecture": "mvc",
         "proxy": {"kind": proxy, "http_port": http, "https_port": https},
         "database": {"engine": database},
-        "cache": {"rate_limit": {"requests": requests, "window": "60s"}, "ttl": "60s"},
+        "cache": {"rate_limit": {"requests": requests, "window": "60s",
+                                 "on_unavailable": on_unavailable}, "ttl": "60s"},
         "app": {
             "entities": [
                 {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}
@@ -103,6 +105,59 @@ def _db_value(docker_client: Any, project: Path, name: str, engine: str, sql: st
     code, output = container.exec_run(command)
     assert code == 0, output.decode()
     return str(output.decode().strip())
+
+
+def _app_user_is_confined(docker_client: Any, project: Path, name: str, engine: str) -> None:
+    """The app's database user reaches its own database only and cannot create users."""
+    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
+               if "=" in line and not line.startswith("#"))
+    container = docker_client.containers.get(f"{name}-db-1")
+    if engine == "postgres":
+        def as_app(database: str, sql: str) -> tuple[int, str]:
+            code, out = container.exec_run(["psql", "-U", "app", "-d", database, "-tAc", sql])
+            return code, out.decode()
+        code, out = as_app("postgres", "SELECT 1")
+        assert code != 0 and "permission denied for database" in out, out
+        code, out = as_app("app", "CREATE ROLE intruder LOGIN")
+        assert code != 0 and "permission denied to create role" in out, out
+        code, out = as_app("app", "SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles "
+                                  "WHERE rolname = current_user")
+        assert code == 0 and out.strip() == "f", out
+    else:
+        def as_app_mysql(sql: str) -> tuple[int, str]:
+            code, out = container.exec_run(["mysql", "-uapp", f"-p{env['MYSQL_PASSWORD']}",
+                                            "-h", "127.0.0.1", "-N", "-e", sql])
+            return code, out.decode()
+        code, out = as_app_mysql("SELECT COUNT(*) FROM mysql.user")
+        assert code != 0 and "denied" in out, out
+        code, out = as_app_mysql("CREATE USER intruder IDENTIFIED BY 'x'")
+        assert code != 0 and "denied" in out, out
+        code, out = as_app_mysql("SHOW DATABASES")
+        assert set(out.split()) <= {"app", "information_schema"}, out
+
+
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+def _without_redis(client: httpx.Client, docker_client: Any, name: str, expect: int) -> float:
+    """Stop Redis; requests still answer within the budget, with `expect`; then bring it back."""
+    redis = docker_client.containers.get(f"{name}-redis-1")
+    redis.stop(timeout=5)
+    try:
+        took = []
+        for _ in range(40):
+            started = time.perf_counter()
+            response = client.get("/api/products")
+            took.append(time.perf_counter() - started)
+            assert response.status_code == expect, response.text
+            assert response.headers.get("x-ratelimit-status") == "unavailable"
+            if expect == 503:
+                assert int(response.headers["retry-after"]) >= 1
+    finally:
+        redis.start()
+    return _p95(took)
 
 
 def _labelled(docker_client: Any, name: str) -> tuple[list[str], list[str], list[str]]:
@@ -210,20 +265,41 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
             not step.get("recreate") for step in again.get("plan", {}).get("services", [])
         )
 
-        # Exceed the rate limit: 429 with Retry-After and the limit headers.
+        # The app's database user is confined to its own database.
+        _app_user_is_confined(docker_client, stack_dir, name, database)
+
+        # Exceed the rate limit: 429 with Retry-After and the limit headers. Each request
+        # claims another client address: the edge replaces what the client sent, so they
+        # all count against the one real client, exactly as without the forged headers.
         limited = None
-        for _ in range(RATE_LIMIT + 10):
-            response = client.get("/api/products")
+        for i in range(RATE_LIMIT + 10):
+            response = client.get("/api/products", headers={
+                "X-Forwarded-For": f"203.0.113.{i % 250 + 1}", "X-Real-IP": f"198.51.100.{i + 1}"})
             if response.status_code == 429:
                 limited = response
                 break
-        assert limited is not None, "no 429 within the limit + 10 requests"
+        assert limited is not None, "no 429 within the limit + 10 requests (forged addresses)"
         assert int(limited.headers["retry-after"]) >= 1
         assert limited.headers["x-ratelimit-limit"] == str(RATE_LIMIT)
         assert limited.headers["x-ratelimit-remaining"] == "0"
+        logged = archgen("logs", "app", "--tail", "200", cwd=stack_dir).stdout
+        assert "203.0.113." not in logged and "198.51.100." not in logged, logged[-2000:]
 
-    # Raise the limit in the spec, re-render, `up`: only the app container is recreated.
-    spec_file.write_text(yaml.safe_dump(_spec(name, proxy, database, http_port, https_port, 5000)))
+        if (proxy, database) == ("nginx", "postgres"):
+            # Redis away: the limiter lets requests through (on_unavailable: allow) within
+            # its time budget; once Redis is back, limiting resumes.
+            p95 = _without_redis(client, docker_client, name, expect=200)
+            print(f"\n{proxy}: without Redis, p95 of 40 GETs through the edge {p95 * 1000:.0f} ms")
+            assert p95 <= 0.3, f"p95 {p95 * 1000:.0f} ms without Redis"
+            deadline = time.monotonic() + 60
+            while client.get("/api/products").status_code != 429:
+                assert time.monotonic() < deadline, "limiting did not resume after Redis returned"
+                time.sleep(0.5)
+
+    # Raise the limit in the spec (and deny requests while Redis is away), re-render, `up`:
+    # only the app container is recreated.
+    spec_file.write_text(yaml.safe_dump(_spec(name, proxy, database, http_port, https_port, 5000,
+                                              on_unavailable="deny")))
     archgen("new", spec_file, "-o", stack_dir, "--force")
     archgen("up", "--wait", "--timeout", "300", cwd=stack_dir)
     after = _status(stack_dir)
@@ -232,6 +308,14 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
     with httpx.Client(base_url=base, verify=False, timeout=30) as client:
         kept = client.get(f"/api/products/{product_id}")
         assert kept.status_code == 200 and kept.json()["title"] == "desk lamp"
+        if (proxy, database) == ("nginx", "postgres"):
+            p95 = _without_redis(client, docker_client, name, expect=503)
+            print(f"{proxy}: without Redis (deny), p95 of 40 GETs {p95 * 1000:.0f} ms, all 503")
+            assert p95 <= 0.3
+            deadline = time.monotonic() + 60
+            while client.get("/api/products").status_code != 200:
+                assert time.monotonic() < deadline, "requests were still refused after Redis returned"
+                time.sleep(0.5)
 
     if (proxy, database) == ("nginx", "postgres"):
         _the_generated_suite_passes_inside_the_stack(stack_dir)

@@ -408,7 +408,7 @@ def test_postgres_writes_on_the_primary_are_read_on_a_standby(stack: Stack) -> N
         time.sleep(0.02)
     assert seen is not None, "the write never reached the standby db-2 within 30s"
     code, output = stack.container("db-1").exec_run(
-        ["psql", "-U", "app", "-d", "app", "-tAc",
+        ["psql", "-U", "postgres", "-d", "app", "-tAc",
          "SELECT application_name, client_addr, state, "
          "coalesce(extract(epoch FROM replay_lag), 0) FROM pg_stat_replication"])
     assert code == 0, output.decode()
@@ -422,7 +422,7 @@ def test_postgres_writes_on_the_primary_are_read_on_a_standby(stack: Stack) -> N
     reads = 0
     for node in ("db-2", "db-3"):
         code, output = stack.container(node).exec_run(
-            ["psql", "-U", "app", "-d", "app", "-tAc",
+            ["psql", "-U", "postgres", "-d", "app", "-tAc",
              "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' "
              "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"])
         reads += int(output.decode().strip() or 0)

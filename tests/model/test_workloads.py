@@ -108,3 +108,28 @@ def test_the_writer_prints_a_workloads_comments_above_its_keys() -> None:
     lines = service_lines(edge, "shop")
     user = lines.index('    user: "0"')
     assert lines[user - 1].lstrip().startswith("# Starts as root only to read the 0600 TLS key")
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_workload_carries_its_catalog_hardening(name: str) -> None:
+    from archgen.catalog import CATALOG
+
+    for workload in _model(name).workloads:
+        security, hardening = workload.security, CATALOG[workload.kind].hardening
+        assert security.cap_drop == ("ALL",) and security.no_new_privileges, workload.name
+        assert security.cap_add == hardening.cap_add, workload.name
+        assert security.read_only == hardening.read_only, workload.name
+        assert set(hardening.tmpfs) <= set(security.tmpfs), workload.name
+        if security.cap_add or not security.read_only:
+            assert security.reason, f"{workload.name}: an exception without a reason"
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_the_compose_file_carries_every_workloads_hardening(name: str) -> None:
+    architecture = _model(name)
+    for workload in architecture.workloads:
+        body = yaml.safe_load("\n".join(service_lines(workload, "shop")))
+        assert body["cap_drop"] == ["ALL"]
+        assert body["security_opt"] == ["no-new-privileges:true"]
+        assert body.get("cap_add", []) == list(workload.security.cap_add)
+        assert body.get("read_only", False) == workload.security.read_only

@@ -71,6 +71,7 @@ VARIANTS: dict[str, Any] = {
     "cache.rate_limit": {"cache": {"rate_limit": {"requests": 5}}},
     "cache.rate_limit.requests": {"cache": {"rate_limit": {"requests": 5}}},
     "cache.rate_limit.window": {"cache": {"rate_limit": {"window": "10s"}}},
+    "cache.rate_limit.on_unavailable": {"cache": {"rate_limit": {"on_unavailable": "deny"}}},
     "cache.ttl": {"cache": {"ttl": "10s"}},
     "cache.sentinel": {"cache": {"sentinel": False}},
     "auth": {"auth": {"provider": "keycloak"}},

@@ -112,8 +112,11 @@ def test_requirements_pin_only_the_selected_driver(project: Project) -> None:
     assert names == {"fastapi", "uvicorn", "redis", DRIVERS[project.engine]}
     dev_lines = (app / "requirements-dev.txt").read_text().splitlines()
     assert "--requirement requirements.txt" in dev_lines
-    dev = {Requirement(line).name.lower() for line in _requirement_lines(app / "requirements-dev.txt")}
-    assert dev == {"pytest", "httpx"}
+    dev = [Requirement(line) for line in _requirement_lines(app / "requirements-dev.txt")]
+    for requirement in dev:
+        assert [spec.operator for spec in requirement.specifier] == ["=="], str(requirement)
+    # Test tools, the linter and the type checker with the stubs it needs (test_app_lint.py).
+    assert {r.name.lower() for r in dev} == {"pytest", "httpx", "ruff", "mypy", "types-pymysql"}
 
 
 def _requirement_lines(path: Path) -> list[str]:
@@ -145,7 +148,15 @@ def test_dockerfile_builds_a_venv_and_runs_as_non_root(project: Project) -> None
     assert test_users[-1].split(":")[0] not in ("root", "0"), test_users
     assert any(line.startswith("EXPOSE 8000") for line in runtime)
     cmd = next(line for line in runtime if line.startswith("CMD "))
-    assert '"--proxy-headers"' in cmd and '"--forwarded-allow-ips=*"' in cmd
+    # uvicorn trusts no forwarding header: the app believes X-Forwarded-For only from the
+    # proxies in APP_TRUSTED_PROXIES (app/forwarding.py), never from any sender.
+    assert '"--no-proxy-headers"' in cmd and "forwarded-allow-ips" not in text
+    # CKV_DOCKER_2: a HEALTHCHECK, in Python (the image has no curl or wget), on the app's port.
+    healthchecks = [line for line in runtime if line.startswith("HEALTHCHECK ")]
+    assert len(healthchecks) == 1, healthchecks
+    probe = "urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"
+    assert 'CMD ["python", "-c", "import urllib.request; ' + probe + '"]' in healthchecks[0]
+    assert "HEALTHCHECK NONE" in test_stage, "the one-shot test job is not probed"
     env = " ".join(line for line in runtime if line.startswith("ENV ") or line.startswith("PYTHON"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
 

@@ -354,7 +354,9 @@ def test_mongodb_connection_string(mongo: Path) -> None:
     params = dict(p.split("=", 1) for p in query.split("&"))
     assert database == "app"
     assert params["replicaSet"] == "rs0" and params["retryWrites"] == "true"
-    assert params["authSource"] == "admin" and params["w"] == "majority"
+    # The app authenticates as its own user, created in its own database (db/app-user.js).
+    assert params["authSource"] == "app" and params["w"] == "majority"
+    assert url.startswith("mongodb://app:")
     # The driver itself accepts the string as compose hands it over (secret interpolated).
     pymongo_uri = pytest.importorskip("pymongo.uri_parser")
     interpolated = load_project(mongo).services["app-1"].environment["APP_DATABASE_URL"]

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis import Redis
 
 from app.cache import ResponseCache
 from app.models import Store
+from app.redis_client import GuardedRedis
 from app.settings import Settings
 
 
@@ -15,7 +15,8 @@ from app.settings import Settings
 class AppContext:
     settings: Settings
     store: Store
-    redis: Redis
+    redis: GuardedRedis
+    """Redis behind the circuit breaker, each call within its time budget."""
     cache: ResponseCache
 
 

@@ -3,6 +3,9 @@
 import json
 import logging
 import sys
+import threading
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -58,3 +61,34 @@ def configure_logging(level: str) -> None:
         logger.propagate = True
     # Requests are logged by RequestContextMiddleware, with status and duration.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class ThrottledLog:
+    """Logs an event at most once per `interval_seconds`; each line counts the events
+    since the previous line (`events`), so a failure repeated per request is one line."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        level: int,
+        interval_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._logger = logger
+        self._level = level
+        self._interval = interval_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._events = 0
+        self._last: float | None = None
+
+    def __call__(self, message: str, **extra: Any) -> bool:
+        """Count one event; log it (and return True) unless a line was logged recently."""
+        with self._lock:
+            self._events += 1
+            now = self._clock()
+            if self._last is not None and now - self._last < self._interval:
+                return False
+            events, self._events, self._last = self._events, 0, now
+        self._logger.log(self._level, message, extra={**extra, "events": events})
+        return True

@@ -1,10 +1,10 @@
 """Fixed-window rate limiting per client IP, counted atomically in Redis."""
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis import Redis
+from app.redis_client import GuardedRedis
 
 Counter = Callable[[str, int], tuple[int, int]]
 """(key, window in ms) -> (requests counted in the current window, ms until it ends)."""
@@ -21,11 +21,12 @@ return {count, ttl}
 """
 
 
-def redis_counter(client: Redis) -> Counter:
-    script = client.register_script(_SCRIPT)
+def redis_counter(redis: GuardedRedis) -> Counter:
+    """Count in Redis, within the client's budget and behind its breaker (RedisError if not)."""
+    script = redis.client.register_script(_SCRIPT)
 
     def count(key: str, window_ms: int) -> tuple[int, int]:
-        hits, ttl = script(keys=[key], args=[window_ms])
+        hits, ttl = redis.call(lambda client: script(keys=[key], args=[window_ms], client=client))
         return int(hits), int(ttl)
 
     return count
@@ -54,17 +55,6 @@ def decide(count: int, ttl_ms: int, limit: int) -> Decision:
         remaining=max(0, limit - count),
         retry_after=max(1, math.ceil(ttl_ms / 1000)),
     )
-
-
-def client_ip(headers: Mapping[str, str], peer: str | None) -> str:
-    """The left-most X-Forwarded-For entry, else the socket peer.
-
-    Only the proxy can reach the app, and it appends the address it saw, so the
-    left-most entry is the client as the proxy's chain recorded it.
-    """
-    forwarded = headers.get("x-forwarded-for", "")
-    first = forwarded.split(",")[0].strip()
-    return first or peer or "unknown"
 
 
 class RateLimiter:

@@ -1,6 +1,8 @@
 """Settings from the environment (APP_*); defaults come from the rendered blueprint."""
 
+import ipaddress
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +16,13 @@ URL_SCHEMES = {
     "mysql": ("mysql://",),
 }
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ON_UNAVAILABLE = ("allow", "deny")
+BODY_LIMIT_BYTES = 10 * 1024 * 1024
+"""Default request-body limit (10 MiB), the same as the edge proxy's default."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 class SettingsError(ValueError):
@@ -38,6 +47,18 @@ class Settings:
     """Sentinels to ask for the current Redis primary; empty: redis_url names the server."""
     redis_master: str = "mymaster"
     redis_password: str | None = None
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose X-Forwarded-For is believed (the edge proxy); empty: none, use the peer."""
+    trusted_proxy_hosts: tuple[str, ...] = ()
+    """Host names of trusted proxies (compose service names), resolved while running."""
+    redis_budget_ms: int = 100
+    """Time budget of one Redis call (connect, and each read): socket and connect timeouts."""
+    redis_retry_after_seconds: int = 5
+    """After a Redis failure, skip Redis this long before one request probes it again."""
+    rate_limit_on_unavailable: str = "allow"
+    """Without Redis: `allow` requests unlimited, or `deny` them (503)."""
+    body_limit_bytes: int = BODY_LIMIT_BYTES
+    """Largest request body accepted (413 beyond)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -87,6 +108,13 @@ class Settings:
         log_level = text("APP_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"APP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+        on_unavailable = text("APP_RATE_LIMIT_ON_UNAVAILABLE", "allow").lower()
+        if on_unavailable not in ON_UNAVAILABLE:
+            raise SettingsError(
+                f"APP_RATE_LIMIT_ON_UNAVAILABLE must be one of {', '.join(ON_UNAVAILABLE)},"
+                f" got {on_unavailable!r}"
+            )
+        trusted = _trusted(env.get("APP_TRUSTED_PROXIES", ""))
         return cls(
             name=text("APP_NAME", blueprint.NAME),
             db_engine=engine,
@@ -103,6 +131,12 @@ class Settings:
             redis_sentinels=sentinels,
             redis_master=text("APP_REDIS_MASTER", "mymaster"),
             redis_password=env.get("APP_REDIS_PASSWORD", "").strip() or None,
+            trusted_proxies=trusted[0],
+            trusted_proxy_hosts=trusted[1],
+            redis_budget_ms=positive("APP_REDIS_BUDGET_MS", 100),
+            redis_retry_after_seconds=positive("APP_REDIS_RETRY_AFTER_SECONDS", 5),
+            rate_limit_on_unavailable=on_unavailable,
+            body_limit_bytes=positive("APP_BODY_LIMIT_BYTES", BODY_LIMIT_BYTES),
         )
 
 
@@ -119,3 +153,22 @@ def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
             )
         found.append((host, int(port)))
     return tuple(found)
+
+
+def _trusted(raw: str) -> tuple[tuple[Network, ...], tuple[str, ...]]:
+    """`proxy,10.0.0.2,172.18.0.0/16` (APP_TRUSTED_PROXIES) as (networks, host names)."""
+    networks: list[Network] = []
+    hosts: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            if not _HOSTNAME.fullmatch(item) or item.replace(".", "").isdigit():
+                raise SettingsError(
+                    "APP_TRUSTED_PROXIES must be IP addresses, networks (CIDR) or host names"
+                    f" separated by commas, got {item!r}"
+                ) from None
+            hosts.append(item.lower())
+    return tuple(networks), tuple(hosts)

@@ -30,9 +30,12 @@ def settings() -> Settings:
             f"integration tests need a database and Redis: set {' and '.join(missing)}"
             " (make test runs them against the compose stack)"
         )
-    # A limit high enough that only the rate-limit tests (with their own app) meet it.
+    # A limit high enough that only the rate-limit tests (with their own app) meet it, and
+    # a Redis budget that a busy test machine cannot exceed (one slow answer would open the
+    # breaker and turn cache hits into misses for a few seconds).
     return dataclasses.replace(
-        Settings.from_env(), rate_limit_requests=1_000_000, cache_ttl_seconds=CACHE_TTL
+        Settings.from_env(), rate_limit_requests=1_000_000, cache_ttl_seconds=CACHE_TTL,
+        redis_budget_ms=2000,
     )
 
 
@@ -44,6 +47,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="session")
 def redis_client(settings: Settings) -> Iterator[Redis]:
+    assert settings.redis_url is not None, "the integration tests use APP_REDIS_URL"
     client = Redis.from_url(settings.redis_url)
     yield client
     client.close()

@@ -1,6 +1,7 @@
 """Readiness, rate limiting and instance identity against the real services."""
 
 import dataclasses
+import ipaddress
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -28,12 +29,21 @@ def random_client() -> str:
     return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
 
 
+EDGE = "10.0.0.2"
+"""The peer the limited app sees: a proxy it trusts (APP_TRUSTED_PROXIES)."""
+
+
 @pytest.fixture
 def limited(settings: Settings) -> Iterator[TestClient]:
     app = create_app(
-        dataclasses.replace(settings, rate_limit_requests=3, rate_limit_window_seconds=30)
+        dataclasses.replace(
+            settings,
+            rate_limit_requests=3,
+            rate_limit_window_seconds=30,
+            trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),),
+        )
     )
-    with TestClient(app) as client:
+    with TestClient(app, client=(EDGE, 40000)) as client:
         yield client
 
 
@@ -49,8 +59,11 @@ def test_readyz_reports_both_dependencies(client: TestClient) -> None:
 
 @pytest.mark.parametrize("broken", ["database", "redis"])
 def test_readyz_is_503_naming_what_failed(settings: Settings, broken: str) -> None:
-    field = "database_url" if broken == "database" else "redis_url"
-    bad = dataclasses.replace(settings, **{field: closed_port(getattr(settings, field))})
+    if broken == "database":
+        bad = dataclasses.replace(settings, database_url=closed_port(settings.database_url))
+    else:
+        assert settings.redis_url is not None
+        bad = dataclasses.replace(settings, redis_url=closed_port(settings.redis_url))
     with TestClient(create_app(bad)) as client:
         response = client.get("/readyz")
         assert client.get("/healthz").status_code == 200, "liveness never depends on services"
@@ -62,9 +75,12 @@ def test_readyz_is_503_naming_what_failed(settings: Settings, broken: str) -> No
 
 
 def test_rate_limit_per_client_with_headers(limited: TestClient) -> None:
-    # The same left-most address behind different proxies counts as one client.
+    # The address the trusted proxy appended is the client, whatever it forged to the left.
     client = random_client()
-    headers = [{"X-Forwarded-For": f"{client}, 10.0.0.3"}, {"X-Forwarded-For": f"{client}, 172.16.0.9"}]
+    headers = [
+        {"X-Forwarded-For": f"{random_client()}, {client}"},
+        {"X-Forwarded-For": f"203.0.113.9, {client}, 10.0.0.3"},
+    ]
     remaining = []
     for i in range(3):
         response = limited.get("/whoami", headers=headers[i % 2])

@@ -142,7 +142,7 @@ def test_reads_are_cached_until_a_write(
 
     # The entries really are TTL data in Redis, under the entity's current version.
     version = redis_client.get(f"{settings.name}:cache-version:{entity.plural}")
-    assert version, "the create above set a version"
+    assert isinstance(version, bytes), "the create above set a version"
     prefix = f"{settings.name}:cache:{entity.plural}:v{version.decode()}"
     for key in (f"{prefix}:item:{item['id']}", f"{prefix}:list:5:0"):
         assert 0 < redis_client.ttl(key) <= CACHE_TTL, key

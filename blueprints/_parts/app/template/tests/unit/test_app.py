@@ -5,7 +5,9 @@ before any data access, and the limiter lets requests through when Redis fails.
 """
 
 import dataclasses
+import ipaddress
 import json
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -95,7 +97,7 @@ def test_unexpected_errors_are_500_json_and_logged(capsys: pytest.CaptureFixture
         "/broken", headers={"X-Request-ID": "req-500"}
     )
     assert response.status_code == 500
-    assert response.json() == {"detail": "internal server error"}
+    assert response.json() == {"detail": "internal server error"}, "no trace, no message"
     assert response.headers["X-Request-ID"] == "req-500"
     assert response.headers["X-Served-By"] == "unit-1"
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
@@ -103,3 +105,83 @@ def test_unexpected_errors_are_500_json_and_logged(capsys: pytest.CaptureFixture
     assert error["request_id"] == "req-500" and "RuntimeError: boom" in error["exception"]
     access = next(e for e in entries if e["logger"] == "app.access")
     assert (access["path"], access["status"], access["request_id"]) == ("/broken", 500, "req-500")
+
+
+def access_entries(out: str) -> list[dict[str, object]]:
+    entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [entry for entry in entries if entry["logger"] == "app.access"]
+
+
+def test_forged_forwarded_headers_are_ignored_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    app = create_app(dataclasses.replace(offline_settings(), log_level="info"))
+    client = TestClient(app, client=("198.51.100.77", 40000), raise_server_exceptions=False)
+    for n in range(3):
+        client.get("/whoami", headers={"X-Forwarded-For": f"203.0.113.{n}"})
+    clients = {entry["client"] for entry in access_entries(capsys.readouterr().out)}
+    assert clients == {"198.51.100.77"}
+
+
+def test_a_trusted_proxy_names_the_client_for_the_log_and_the_limiter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = dataclasses.replace(
+        offline_settings(), log_level="info", trusted_proxies=(ipaddress.ip_network("10.0.0.0/8"),)
+    )
+    client = TestClient(create_app(settings), client=("10.0.0.2", 40000), raise_server_exceptions=False)
+    client.get("/whoami", headers={"X-Forwarded-For": "203.0.113.1, 198.51.100.1"})
+    (entry,) = access_entries(capsys.readouterr().out)
+    assert entry["client"] == "198.51.100.1"
+
+
+def test_a_proxy_named_by_host_is_trusted_once_resolved(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = dataclasses.replace(offline_settings(), log_level="info", trusted_proxy_hosts=("localhost",))
+    app = create_app(settings)
+    client = TestClient(app, client=("127.0.0.1", 40000), raise_server_exceptions=False)
+    forged = {"X-Forwarded-For": "203.0.113.1, 198.51.100.1"}
+    app.state.trusted_proxies.refresh()  # what start-up starts in the background
+    client.get("/whoami", headers=forged)
+    (entry,) = access_entries(capsys.readouterr().out)
+    assert entry["client"] == "198.51.100.1"
+
+
+@pytest.fixture(scope="module")
+def small_bodies() -> TestClient:
+    app = create_app(dataclasses.replace(offline_settings(), body_limit_bytes=1000))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_a_declared_body_over_the_limit_is_413(small_bodies: TestClient, entity: Entity) -> None:
+    response = small_bodies.post(
+        f"/api/{entity.plural}", content=b"x" * 1001, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body too large: the limit is 1000 bytes"}
+    assert response.headers["X-Request-ID"]
+
+
+def test_a_streamed_body_over_the_limit_is_413(small_bodies: TestClient, entity: Entity) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"padding": "'
+        for _ in range(20):
+            yield b"x" * 100
+        yield b'"}'
+
+    response = small_bodies.post(
+        f"/api/{entity.plural}", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json() == {"detail": "request body too large: the limit is 1000 bytes"}
+
+
+def test_a_body_within_the_limit_is_read(small_bodies: TestClient, entity: Entity) -> None:
+    response = small_bodies.post(f"/api/{entity.plural}", json={"no_such_field": "x" * 500})
+    assert response.status_code == 422
+
+
+def test_malformed_json_is_422_without_internals(client: TestClient, entity: Entity) -> None:
+    response = client.post(
+        f"/api/{entity.plural}", content=b'{"broken": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "Traceback" not in response.text and 'File "' not in response.text

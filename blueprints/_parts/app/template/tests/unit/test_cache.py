@@ -88,3 +88,33 @@ def test_redis_down_means_uncached_answers_not_errors() -> None:
     assert cache.fetch("products", "item:1", source) == (b'{"n": 1}', False)
     assert cache.fetch("products", "item:1", source) == (b'{"n": 2}', False)
     cache.invalidate("products")  # logged, not raised
+
+
+class FlakyKeyValue(FakeKeyValue):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def get(self, name: str) -> bytes | None:
+        if self.down:
+            raise RedisConnectionError("down")
+        return super().get(name)
+
+    def set(self, name: str, value: bytes | str, ex: int | None = None) -> bool:
+        if self.down:
+            raise RedisConnectionError("down")
+        return super().set(name, value, ex)
+
+
+def test_a_write_during_an_outage_invalidates_when_redis_is_back() -> None:
+    store = FlakyKeyValue()
+    cache = ResponseCache(store, ttl_seconds=42, prefix="shop")
+    source = Source()
+    cache.fetch("products", "item:1", source)  # cached before the outage: {"n": 1}
+    store.down = True
+    cache.invalidate("products")  # the write's invalidation fails: remembered
+    assert cache.fetch("products", "item:1", source) == (b'{"n": 2}', False)
+    store.down = False
+    # Back: the stale entry from before the outage is never served.
+    assert cache.fetch("products", "item:1", source) == (b'{"n": 3}', False)
+    assert cache.fetch("products", "item:1", source) == (b'{"n": 3}', True)

@@ -37,7 +37,7 @@ def test_exceptions_are_kept_in_the_object() -> None:
     try:
         raise RuntimeError("boom")
     except RuntimeError:
-        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed", None, True)
+        record = logging.LogRecord("app", logging.ERROR, __file__, 1, "failed", None, None)
         record.exc_info = sys.exc_info()
     entry = json.loads(JsonFormatter().format(record))
     assert entry["message"] == "failed"

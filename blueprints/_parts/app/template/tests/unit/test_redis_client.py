@@ -26,7 +26,9 @@ def test_a_url_names_one_server() -> None:
     client = open_redis(settings())
     kwargs = client.connection_pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["password"]) == ("redis", 6379, "secret")
-    assert kwargs["socket_timeout"] == 2
+    # The time budget (APP_REDIS_BUDGET_MS, 100 ms by default), and no retries.
+    assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.1
+    assert kwargs["retry"].get_retries() == 0
 
 
 def test_sentinels_name_the_primary() -> None:
@@ -48,3 +50,7 @@ def test_sentinels_name_the_primary() -> None:
         "sentinel-2",
     ]
     assert all(s.connection_pool.connection_kwargs["password"] == "secret" for s in sentinels)
+    # Asked one after the other, the sentinels share one budget; so does the primary.
+    assert all(s.connection_pool.connection_kwargs["socket_timeout"] == 0.05 for s in sentinels)
+    assert pool.connection_kwargs["socket_timeout"] == 0.1
+    assert pool.connection_kwargs["retry"].get_retries() == 0

@@ -1,3 +1,4 @@
+import ipaddress
 import socket
 
 import pytest
@@ -30,6 +31,12 @@ def test_defaults_come_from_the_blueprint() -> None:
     assert settings.cache_ttl_seconds == blueprint.CACHE_TTL_SECONDS
     assert settings.log_level == "info"
     assert settings.instance_id == socket.gethostname()
+    assert settings.trusted_proxies == ()
+    assert settings.trusted_proxy_hosts == ()
+    assert settings.redis_budget_ms == 100
+    assert settings.redis_retry_after_seconds == 5
+    assert settings.rate_limit_on_unavailable == "allow"
+    assert settings.body_limit_bytes == 10 * 1024 * 1024
 
 
 def test_every_variable_is_read() -> None:
@@ -44,6 +51,11 @@ def test_every_variable_is_read() -> None:
             "APP_CACHE_TTL_SECONDS": "5",
             "APP_LOG_LEVEL": "DEBUG",
             "APP_INSTANCE_ID": "app-2",
+            "APP_TRUSTED_PROXIES": "172.18.0.0/16, 10.0.0.5,Proxy,fd00::/8,edge.internal",
+            "APP_REDIS_BUDGET_MS": "250",
+            "APP_REDIS_RETRY_AFTER_SECONDS": "9",
+            "APP_RATE_LIMIT_ON_UNAVAILABLE": "Deny",
+            "APP_BODY_LIMIT_BYTES": "2048",
         }
     )
     assert settings == Settings(
@@ -56,6 +68,16 @@ def test_every_variable_is_read() -> None:
         cache_ttl_seconds=5,
         log_level="debug",
         instance_id="app-2",
+        trusted_proxies=(
+            ipaddress.ip_network("172.18.0.0/16"),
+            ipaddress.ip_network("10.0.0.5/32"),
+            ipaddress.ip_network("fd00::/8"),
+        ),
+        trusted_proxy_hosts=("proxy", "edge.internal"),
+        redis_budget_ms=250,
+        redis_retry_after_seconds=9,
+        rate_limit_on_unavailable="deny",
+        body_limit_bytes=2048,
     )
 
 
@@ -76,6 +98,14 @@ def test_each_engine_takes_its_url_scheme(engine: str) -> None:
         ({"APP_RATE_LIMIT_WINDOW_SECONDS": "0"}, "APP_RATE_LIMIT_WINDOW_SECONDS must be at least 1"),
         ({"APP_CACHE_TTL_SECONDS": "-5"}, "APP_CACHE_TTL_SECONDS must be at least 1"),
         ({"APP_LOG_LEVEL": "loud"}, "APP_LOG_LEVEL must be one of"),
+        ({"APP_TRUSTED_PROXIES": "10.0.0.0/8,prox y"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "10.0.0.300"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "-proxy"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_TRUSTED_PROXIES": "10.0.0.0/33"}, "APP_TRUSTED_PROXIES must be IP addresses"),
+        ({"APP_REDIS_BUDGET_MS": "0"}, "APP_REDIS_BUDGET_MS must be at least 1"),
+        ({"APP_REDIS_RETRY_AFTER_SECONDS": "soon"}, "APP_REDIS_RETRY_AFTER_SECONDS must be a whole"),
+        ({"APP_RATE_LIMIT_ON_UNAVAILABLE": "ignore"}, "APP_RATE_LIMIT_ON_UNAVAILABLE must be one of"),
+        ({"APP_BODY_LIMIT_BYTES": "10M"}, "APP_BODY_LIMIT_BYTES must be a whole number"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -1,4 +1,8 @@
-"""PostgreSQL (psycopg 3) and MySQL (PyMySQL) repositories over a small connection pool."""
+"""SQL repositories over a small connection pool; what differs per engine is a Dialect.
+
+The dialects live in their own modules (postgres.py, mysql.py), and archgen renders
+only the one the spec names, so only its driver is needed, imported and type-checked.
+"""
 
 import json
 import logging
@@ -7,11 +11,10 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
 
 from app.models.base import DatabaseUnavailable, Record, Repository, Store, full_record
 from app.models.entity import Entity, Field
@@ -50,7 +53,7 @@ class Dialect(ABC):
         if field.is_list:
             return json.dumps(value)
         if field.type == "datetime":
-            return _as_utc(value)
+            return as_utc(value)
         return value
 
     def decode(self, field: Field, value: Any) -> Any:
@@ -61,121 +64,17 @@ class Dialect(ABC):
         if field.type == "bool":
             return bool(value)
         if field.type == "datetime":
-            return _as_utc(value)
+            return as_utc(value)
         return value
 
 
-class Postgres(Dialect):
-    column_types: ClassVar[dict[str, str]] = {
-        "str": "TEXT",
-        "int": "BIGINT",
-        "float": "DOUBLE PRECISION",
-        "bool": "BOOLEAN",
-        "datetime": "TIMESTAMPTZ",
-        "list": "JSONB",
-        "id": "CHAR(32)",
-        "created": "TIMESTAMPTZ",
-    }
-
-    # A standby that has replayed the primary's WAL up to the position read at the start
-    # of the request has every write committed before it; a primary (prefer-standby falls
-    # back to it) always has.
-    position_query: ClassVar[str | None] = "SELECT pg_current_wal_lsn()::text"
-    caught_up_query: ClassVar[str] = (
-        "SELECT NOT pg_is_in_recovery() OR pg_last_wal_replay_lsn() >= %s::pg_lsn"
-    )
-
-    def __init__(self) -> None:
-        import psycopg
-        from psycopg.types.json import Jsonb
-
-        self._psycopg = psycopg
-        self._jsonb = Jsonb
-        self.errors = (psycopg.OperationalError, psycopg.InterfaceError)
-
-    def connect(self, url: str) -> Any:
-        return self._psycopg.connect(url, connect_timeout=3)
-
-    def quote(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    def schema_statements(self, entity: Entity) -> list[str]:
-        table = self.quote(entity.plural)
-        # Replicas starting together would race on CREATE TABLE IF NOT EXISTS;
-        # a transaction-scoped advisory lock serialises them.
-        return [
-            "SELECT pg_advisory_xact_lock(4242)",
-            f"CREATE TABLE IF NOT EXISTS {table} ({_columns(self, entity)})",
-            f"CREATE INDEX IF NOT EXISTS {self.quote('ix_' + entity.plural + '_created')}"
-            f" ON {table} ({self.quote(CREATED)}, id)",
-        ]
-
-    def encode(self, field: Field, value: Any) -> Any:
-        if field.is_list and value is not None:
-            return self._jsonb(value)
-        return super().encode(field, value)
-
-
-class MySQL(Dialect):
-    column_types: ClassVar[dict[str, str]] = {
-        "str": "LONGTEXT",
-        "int": "BIGINT",
-        "float": "DOUBLE",
-        "bool": "BOOLEAN",
-        "datetime": "DATETIME(6)",
-        "list": "JSON",
-        "id": "CHAR(32)",
-        "created": "DATETIME(6)",
-    }
-
-    def __init__(self) -> None:
-        import pymysql
-
-        self._pymysql = pymysql
-        self.errors = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
-
-    def connect(self, url: str) -> Any:
-        parts = urlsplit(url)
-        return self._pymysql.connect(
-            host=parts.hostname or "localhost",
-            port=parts.port or 3306,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            database=unquote(parts.path.lstrip("/")) or None,
-            charset="utf8mb4",
-            connect_timeout=3,
-            read_timeout=60,
-            write_timeout=60,
-            autocommit=False,
-        )
-
-    def quote(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
-
-    def schema_statements(self, entity: Entity) -> list[str]:
-        # MySQL has no CREATE INDEX IF NOT EXISTS: the index is part of the table.
-        index = f"INDEX {self.quote('ix_' + entity.plural + '_created')} ({self.quote(CREATED)}, id)"
-        return [
-            f"CREATE TABLE IF NOT EXISTS {self.quote(entity.plural)}"
-            f" ({_columns(self, entity)}, {index}) DEFAULT CHARSET=utf8mb4"
-        ]
-
-    def encode(self, field: Field, value: Any) -> Any:
-        if field.type == "datetime" and value is not None:
-            return _as_utc(value).replace(tzinfo=None)  # DATETIME has no zone: store UTC
-        return super().encode(field, value)
-
-
-DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "mysql": MySQL}
-
-
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
-def _columns(dialect: Dialect, entity: Entity) -> str:
+def columns(dialect: Dialect, entity: Entity) -> str:
     types = dialect.column_types
     columns = [f"id {types['id']} PRIMARY KEY", f"{dialect.quote(CREATED)} {types['created']} NOT NULL"]
     for field in entity.fields:
@@ -342,13 +241,11 @@ class SqlStore(Store):
     """Seconds to wait before each look at a lagging standby, before using the primary."""
 
     def __init__(
-        self, engine: str, url: str, entities: tuple[Entity, ...], read_url: str | None = None
+        self, dialect: Dialect, url: str, entities: tuple[Entity, ...], read_url: str | None = None
     ):
-        if engine not in DIALECTS:
-            raise ValueError(f"unknown SQL engine {engine!r}")
-        self.dialect = DIALECTS[engine]()
+        self.dialect = dialect
         if read_url is not None and self.dialect.position_query is None:
-            raise ValueError(f"read replicas are not supported for {engine}")
+            raise ValueError(f"read replicas are not supported for {type(dialect).__name__}")
         self._entities = entities
         self._pool = Pool(self.dialect, url)
         self._reads = Pool(self.dialect, read_url) if read_url is not None else None

@@ -1,8 +1,8 @@
 """Schemas shared by every resource."""
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Schemas(NamedTuple):
@@ -17,6 +17,16 @@ class Schemas(NamedTuple):
     update: type[BaseModel]
     out: type[BaseModel]
     page: type[BaseModel]
+
+
+def omittable() -> Any:
+    """The default of a required field in a PATCH body: it may be left out, not set to null.
+
+    Pydantic does not validate defaults, so an absent field stays None (and unset), while
+    an explicit null fails the field's type. Typed Any so that `title: str = omittable()`
+    type-checks: the default is never seen by code that reads a validated field.
+    """
+    return Field(default=None, description="required: may be omitted, not null")
 
 
 class Health(BaseModel):
