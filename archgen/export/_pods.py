@@ -248,11 +248,17 @@ class PodWriter:
             if not mount.read_only:
                 self.report.changed(unit.name, setting, "mounted read-only: ConfigMaps and "
                                     "Secrets cannot be written from the pod")
-        for index, path in enumerate(w.security.tmpfs):
+        for index, spec in enumerate(w.security.tmpfs):
+            path, _, options = spec.partition(":")
             name = f"tmpfs-{index}"
             volumes.append({"name": name, "emptyDir": {"medium": "Memory"}})
             mounts.append({"name": name, "mountPath": path})
-            self.report.mapped(unit.name, f"tmpfs.{path}", "emptyDir (medium Memory)")
+            if options:
+                self.report.changed(unit.name, f"tmpfs.{spec}", f"emptyDir (medium Memory) at "
+                                    f"{path}; {options} cannot be set on an emptyDir, which "
+                                    "Kubernetes creates world-writable (0777, no sticky bit)")
+            else:
+                self.report.mapped(unit.name, f"tmpfs.{spec}", "emptyDir (medium Memory)")
         return volumes, mounts, claims
 
     # -- resources, probes, security ------------------------------------------------------

@@ -46,6 +46,12 @@ def istio_objects(architecture: Architecture, manifests: Manifests,
     edge = manifests.edge
     if edge is None:
         return objects
+    for unit in manifests.units:
+        if dict(unit.workload.environment).get("APP_TRUSTED_PROXIES"):
+            report.changed(unit.name, "environment.APP_TRUSTED_PROXIES", "with a sidecar, the "
+                           "app's peer is the sidecar (127.0.0.6) unless Istio intercepts in "
+                           "TPROXY mode: add it, or set interceptionMode TPROXY, or the app "
+                           "sees every client as one")
     edge_context = architecture.context.get("edge") or {}
     algorithm = edge_context.get("algorithm") if edge_context.get("balanced") else None
     health = edge_context.get("health") or {}

@@ -36,12 +36,14 @@ class Manifests:
         self.files.setdefault(file, []).extend(objects)
 
 
-def _service(project: str, name: str, unit: Unit, *, headless: bool) -> dict[str, Any]:
+def _service(project: str, name: str, unit: Unit, *, headless: bool,
+             not_ready: bool = False) -> dict[str, Any]:
     ports = [{"name": p.name[:15], "port": p.container, "targetPort": p.container}
              for p in unit.node.ports]
     spec: dict[str, Any] = {"selector": selector(project, unit), "ports": ports}
     if headless:
         spec["clusterIP"] = "None"
+    if not_ready:
         spec["publishNotReadyAddresses"] = True  # members find each other before they are ready
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": metadata(name, project, labels(project, unit)), "spec": spec}
@@ -69,7 +71,12 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                            "instance id); a Service per old name keeps configs that name them "
                            "working, each balancing over every replica")
         if unit.kind != "Job" and unit.node.ports:
-            objects.append(_service(project, unit.name, unit, headless=unit.kind == "StatefulSet"))
+            # The edge's Service is headless too: the app trusts forwarding headers from the
+            # edge's name (APP_TRUSTED_PROXIES), which must resolve to the edge pods, the
+            # peers the app sees, not to a virtual ClusterIP.
+            headless = unit.kind == "StatefulSet" or unit is out.edge
+            objects.append(_service(project, unit.name, unit, headless=headless,
+                                    not_ready=unit.kind == "StatefulSet"))
             for alias in unit.instance_names if unit.grouped else []:
                 objects.append(_service(project, alias, unit, headless=False))
         if hpa:
@@ -84,6 +91,12 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
     if out.edge is not None:
         out.add("ingress.yaml", _ingress(project, out.edge))
+        for unit in units:
+            trusted = dict(unit.workload.environment).get("APP_TRUSTED_PROXIES")
+            if trusted == out.edge.name:
+                report.changed(unit.name, "environment.APP_TRUSTED_PROXIES", f"{trusted}: the "
+                               "edge's Service is headless, so the name resolves to the edge "
+                               "pods the app sees as peers")
         report.changed(out.edge.name, "ingress", f"an Ingress with TLS (Secret {project}-tls) "
                        f"routes to the {out.edge.name} Service over HTTPS: the edge keeps its "
                        "TLS, redirects, headers and balancing; the backend-protocol annotation is "

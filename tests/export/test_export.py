@@ -174,11 +174,18 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     assert app["terminationGracePeriodSeconds"] == 10
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
     env = {e["name"]: e for e in container["env"]}
-    assert env["APP_DATABASE_URL"]["value"] == "postgresql://app:$(POSTGRES_PASSWORD)@db:5432/app"
+    url = env["APP_DATABASE_URL"]["value"]
+    secret = re.fullmatch(r"postgresql://app:\$\((\w+)\)@db:5432/app", url)
+    assert secret, url
     names = [e["name"] for e in container["env"]]
-    assert names.index("POSTGRES_PASSWORD") < names.index("APP_DATABASE_URL")
-    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "shop-env",
-                                                                      "key": "POSTGRES_PASSWORD"}
+    assert names.index(secret.group(1)) < names.index("APP_DATABASE_URL")
+    assert env[secret.group(1)]["valueFrom"]["secretKeyRef"] == {"name": "shop-env",
+                                                                  "key": secret.group(1)}
+    for pod in (d["spec"]["template"]["spec"] for d in docs if d["kind"] in
+                ("Deployment", "StatefulSet", "Job")):
+        for mount in pod["containers"][0].get("volumeMounts", []):
+            assert ":" not in mount["mountPath"]  # tmpfs options are not part of the path
+    assert _by_kind(docs, "Service")["proxy"]["spec"]["clusterIP"] == "None"
     redis = _by_kind(docs, "StatefulSet")["redis"]["spec"]["template"]["spec"]["containers"][0]
     probe = redis["readinessProbe"]["exec"]["command"]
     assert probe[:2] == ["sh", "-c"] and '"${REDIS_PASSWORD}"' in probe[2] and "$$" not in probe[2]
