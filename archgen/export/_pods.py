@@ -216,7 +216,12 @@ class PodWriter:
             setting = f"volumes.{mount.source}"
             if mount.is_volume:
                 name = dns_name(mount.source)
-                mounts.append({"name": name, "mountPath": mount.target})
+                entry = {"name": name, "mountPath": mount.target}
+                if unit.kind == "StatefulSet":
+                    # A fresh claim's filesystem may hold lost+found, which initdb and
+                    # mysqld --initialize refuse: the data lives in a subfolder of it.
+                    entry["subPath"] = "data"
+                mounts.append(entry)
                 size = Value(("workloads", unit.name, "persistence", "size"),
                              DEFAULT_SIZES.get(unit.node.type, "1Gi"))
                 if unit.kind == "StatefulSet":
@@ -224,7 +229,9 @@ class PodWriter:
                         "accessModes": ["ReadWriteOnce"],
                         "resources": {"requests": {"storage": size}}}})
                     self.report.mapped(unit.name, setting, "a volumeClaimTemplate (ReadWriteOnce, "
-                                       f"{size.default} by default: values persistence.size)")
+                                       f"{size.default} by default: values persistence.size), "
+                                       "mounted from its subfolder data (a new filesystem's "
+                                       "lost+found would stop the database's first start)")
                 else:
                     volumes.append({"name": name, "emptyDir": {}})
                     self.report.changed(unit.name, setting, "an emptyDir: a stateless workload "

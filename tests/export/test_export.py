@@ -148,7 +148,9 @@ def test_workloads_map_to_the_right_controllers(exports: dict[str, Path]) -> Non
     assert set(statefulsets) == {"db-1", "db-2", "db-3", "redis-1", "redis-2", "sentinel-1",
                                  "sentinel-2", "sentinel-3"}
     for name, sts in statefulsets.items():
-        assert sts["spec"]["volumeClaimTemplates"], name
+        claims = {c["metadata"]["name"] for c in sts["spec"]["volumeClaimTemplates"]}
+        mounts = sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert claims and all(m["subPath"] == "data" for m in mounts if m["name"] in claims)
         assert services[name]["spec"]["clusterIP"] == "None"
         assert sts["spec"]["serviceName"] == name
     assert set(_by_kind(docs, "Job")) == {"db-init"}
