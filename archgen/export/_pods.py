@@ -216,12 +216,12 @@ class PodWriter:
             setting = f"volumes.{mount.source}"
             if mount.is_volume:
                 name = dns_name(mount.source)
-                entry = {"name": name, "mountPath": mount.target}
+                claim_mount = {"name": name, "mountPath": mount.target}
                 if unit.kind == "StatefulSet":
                     # A fresh claim's filesystem may hold lost+found, which initdb and
                     # mysqld --initialize refuse: the data lives in a subfolder of it.
-                    entry["subPath"] = "data"
-                mounts.append(entry)
+                    claim_mount["subPath"] = "data"
+                mounts.append(claim_mount)
                 size = Value(("workloads", unit.name, "persistence", "size"),
                              DEFAULT_SIZES.get(unit.node.type, "1Gi"))
                 if unit.kind == "StatefulSet":
