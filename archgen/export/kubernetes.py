@@ -86,6 +86,7 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                           f"({unit.replicas}..{unit.replicas * 2}, CPU 70 %)")
         out.add(f"{unit.name}.yaml", *objects)
     _adapt_edge_config(architecture, files, out.edge, report)
+    _annotate_config_hashes(out, files, report)
     out.files = {"namespace.yaml": [{"apiVersion": "v1", "kind": "Namespace",
                                      "metadata": {"name": project}}],
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
@@ -123,6 +124,31 @@ def _adapt_edge_config(architecture: Architecture, files: ProjectFiles, edge: Un
         data[key], notes = adapt(context, data[key])
         for note in notes:
             report.changed(edge.name, f"volumes../{context['dir']}/{key}", note)
+
+
+def _annotate_config_hashes(out: Manifests, files: ProjectFiles, report: Report) -> None:
+    """Give each pod template the hash of the ConfigMaps it mounts, so a changed file rolls it.
+
+    Files mounted with subPath never see a ConfigMap update; a new template does.
+    """
+    import hashlib
+    import json
+
+    for objects in out.files.values():
+        for obj in objects:
+            if obj["kind"] not in ("Deployment", "StatefulSet", "Job"):
+                continue
+            template = obj["spec"]["template"]
+            names = sorted({v["configMap"]["name"] for v in template["spec"].get("volumes", [])
+                            if "configMap" in v})
+            if not names:
+                continue
+            data = {name: files.config_maps.get(name, {}) for name in names}
+            digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+            template["metadata"].setdefault("annotations", {})["archgen.io/config-hash"] = digest
+            report.mapped(obj["metadata"]["name"], "config files", "pod annotation "
+                          "archgen.io/config-hash: a changed file rolls the pods (subPath "
+                          "mounts never see ConfigMap updates)")
 
 
 def _config_maps(project: str, settings: dict[str, str],

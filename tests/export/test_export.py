@@ -449,3 +449,19 @@ def test_compose_escapes_become_kubernetes_escapes() -> None:
     assert shell("echo $(date)") == "echo $$(date)"  # kubelet must not expand it
     assert [memory(m) for m in ("128M", "1G", "64m", "512k", "1gb")] == \
         ["128Mi", "1Gi", "64Mi", "512Ki", "1Gi"]
+
+
+def test_a_changed_config_file_rolls_its_pods(projects: dict[str, Path], tmp_path: Path) -> None:
+    from archgen.export import build_export
+
+    def hashes(project: Path) -> dict[str, str]:
+        docs = documents(build_export("kubernetes", project).files["base/db.yaml"])
+        sts = _by_kind(docs, "StatefulSet")["db"]
+        return dict(sts["spec"]["template"]["metadata"]["annotations"])
+
+    project = tmp_path / "project"
+    shutil.copytree(projects["mvc"], project)
+    before = hashes(project)
+    script = project / "db" / "app-user.sh"
+    script.write_text(script.read_text() + "\n# edited\n")
+    assert hashes(project)["archgen.io/config-hash"] != before["archgen.io/config-hash"]
