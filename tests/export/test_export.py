@@ -32,6 +32,9 @@ SCALED_POSTGRES: dict[str, Any] = {
 PROJECTS = {"mvc": EXAMPLES / "mvc.yaml", "scaled": EXAMPLES / "scaled.yaml",
             "mvc-mongodb-haproxy": mvc_spec(name="mvc-mongo", proxy={"kind": "haproxy"},
                                             database={"engine": "mongodb"}),
+            "mvc-envoy-mysql": mvc_spec(name="mvc-envoy", proxy={"kind": "envoy"},
+                                        database={"engine": "mysql"}),
+            "mvc-httpd": mvc_spec(name="mvc-httpd", proxy={"kind": "httpd"}),
             "scaled-postgres": SCALED_POSTGRES}
 
 
@@ -465,3 +468,13 @@ def test_a_changed_config_file_rolls_its_pods(projects: dict[str, Path], tmp_pat
     script = project / "db" / "app-user.sh"
     script.write_text(script.read_text() + "\n# edited\n")
     assert hashes(project)["archgen.io/config-hash"] != before["archgen.io/config-hash"]
+
+
+@pytest.mark.parametrize("name,edge,config", [("mvc-envoy-mysql", "proxy", "envoy.yaml"),
+                                              ("mvc-httpd", "proxy", "httpd.conf")])
+def test_edges_that_read_resolv_conf_keep_their_config(exports: dict[str, Path],
+                                                       projects: dict[str, Path], name: str,
+                                                       edge: str, config: str) -> None:
+    docs = _base_docs(exports[f"{name}-kubernetes"])
+    data = _by_kind(docs, "ConfigMap")[f"{edge}-files"]["data"]
+    assert data[config] == (projects[name] / edge / config).read_text()
