@@ -31,6 +31,7 @@ def chart_files(manifests: Manifests, istio: list[dict[str, Any]] | None,
     chart = {"apiVersion": "v2", "name": manifests.project, "description": description,
              "type": "application", "version": "0.1.0", "appVersion": __version__}
     files["Chart.yaml"] = dump(chart)
+    files[".helmignore"] = "# Beside the chart, not part of it.\n.archgen-export\ncreate-secrets.sh\n"
     files["values.yaml"] = (
         "# Values of the chart archgen exported. Images built from the project (build:) must be\n"
         "# pushed to a registry the cluster pulls from; set their names here.\n" + dump(values))

@@ -101,6 +101,13 @@ def test_helm_chart_renders_to_valid_manifests(exports: dict[str, Path], name: s
     plain = {(d["kind"], d["metadata"]["name"]) for d in _base_docs(exports[f"{name}-kubernetes"])}
     rendered = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert rendered == plain - {k for k in plain if k[0] == "Namespace"}
+    from tests.export.kube import helm_binary
+
+    helm = helm_binary()
+    if helm is not None:
+        lint = subprocess.run([helm, "lint", "--strict", str(chart)], capture_output=True,
+                              text=True, timeout=300)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     values = yaml.safe_load((chart / "values.yaml").read_text())
     assert values["ingress"]["host"] and values["istio"]["enabled"] is True
     assert all("image" in w for w in values["workloads"].values())
