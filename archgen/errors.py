@@ -103,12 +103,20 @@ class RenderError(ArchgenError):
 
 
 class DriftError(ArchgenError):
-    """`new --check` or `diagram --check` found files that differ from a fresh render."""
+    """`new --check`, `diagram --check` or `export --check` found files that differ from a fresh render."""
 
     def __init__(self, message: str, *, hint: str | None = None,
                  details: dict[str, object] | None = None) -> None:
         super().__init__(message, hint=hint)
         self.details = details or {}  # machine-readable form, for --json
+
+
+class ExportUnavailableError(UserError):
+    """The architecture cannot be exported: its blueprint does not render workloads yet."""
+
+
+class ExportError(UserError):
+    """An export that cannot be written: a mounted file is missing, an unknown target."""
 
 
 class ComposeError(UserError):

@@ -18,6 +18,7 @@ def _load_commands() -> None:
         blueprints,
         diagram,
         down,
+        export,
         init,
         logs,
         new,
