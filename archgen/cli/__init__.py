@@ -24,6 +24,7 @@ def _load_commands() -> None:
         schema,
         status,
         up,
+        update,
         validate,
     )
 
