@@ -52,9 +52,10 @@ class CheckResult:
     seconds: float = 0.0
     response: str = ""
     logs: list[str] = field(default_factory=list)
+    kind: str = "check"  # check | step (render, up, down)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "service": self.service, "status": self.status,
+        return {"name": self.name, "kind": self.kind, "service": self.service, "status": self.status,
                 "message": self.message, "seconds": round(self.seconds, 3),
                 "response": self.response, "logs": self.logs}
 
@@ -222,6 +223,7 @@ def _rate_limit(client: Client, https: str, requests: int, window: int) -> str:
     url = f"{https}/whoami"  # limited (only the probes are exempt) and touches no database
     expected: int | None = None  # requests still allowed in the current window
     waited = False
+    allowed = 0  # in the window being counted
     for sent in range(1, MAX_RATE_LIMIT_REQUESTS + 1):
         answer = client.request("GET", url, patient=False)
         if answer.status == 429:
@@ -230,13 +232,15 @@ def _rate_limit(client: Client, https: str, requests: int, window: int) -> str:
                 raise CheckFailure(f"429 without a Retry-After of 1..{window} s", answer)
             if expected is None and not waited:
                 # The other checks used this window up: start counting in the next one.
-                time.sleep(int(retry) + 0.2)
+                client.wait(int(retry) + 0.2)
                 waited = True
                 continue
             if expected not in (None, 0):
                 raise CheckFailure(f"429 with {expected} request(s) of the window still allowed", answer)
-            return f"429 with Retry-After: {retry} after {sent - 1} allowed request(s) of this window"
+            return (f"429 with Retry-After: {retry} once X-RateLimit-Remaining reached 0 "
+                    f"({allowed} request(s) allowed before it, after {sent} sent)")
         _expect(answer, 200, what=f"GET /whoami (request {sent})")
+        allowed += 1
         limit = answer.headers.get("x-ratelimit-limit")
         remaining = answer.headers.get("x-ratelimit-remaining", "")
         if limit != str(requests):
@@ -245,7 +249,7 @@ def _rate_limit(client: Client, https: str, requests: int, window: int) -> str:
             raise CheckFailure("no X-RateLimit-Remaining header", answer)
         if expected is not None and int(remaining) != expected - 1:
             if int(remaining) >= expected:  # a new window began: count again from here
-                expected = int(remaining)
+                expected, allowed = int(remaining), 1
                 continue
             raise CheckFailure(f"X-RateLimit-Remaining went from {expected} to {remaining}", answer)
         expected = int(remaining)

@@ -50,6 +50,10 @@ class Client(Protocol):
 
     def peer_certificate(self, host: str, port: int) -> bytes: ...
 
+    def wait(self, seconds: float) -> None:
+        """Let time pass (a test's client makes a new rate-limit window begin instead)."""
+        ...
+
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
@@ -84,10 +88,13 @@ class UrllibClient:
             wait = _seconds(answer.headers.get("retry-after"))
             if wait is None or self.waited + wait > self.patience:
                 break
-            self.sleep(wait + 0.2)
+            self.wait(wait + 0.2)
             self.waited += wait
             answer = self._once(method, url, body)
         return answer
+
+    def wait(self, seconds: float) -> None:
+        self.sleep(seconds)
 
     def _once(self, method: str, url: str, body: Any) -> Answer:
         data = None if body is None else json.dumps(body).encode()

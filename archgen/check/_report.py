@@ -21,14 +21,17 @@ class CheckReport:
     project: str
     architecture: str
     source: str
-    steps: list[CheckResult] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
+    cases: list[CheckResult] = field(default_factory=list)  # steps and checks, in the order they ran
     started: str = field(default_factory=lambda: datetime.datetime.now(datetime.UTC)
                          .isoformat(timespec="seconds"))
 
     @property
-    def cases(self) -> list[CheckResult]:
-        return [*self.steps, *self.checks]
+    def steps(self) -> list[CheckResult]:
+        return [case for case in self.cases if case.kind == "step"]
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        return [case for case in self.cases if case.kind == "check"]
 
     @property
     def passed(self) -> bool:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from archgen.terminal import Terminal
 
 LOG_LINES = 20
+LABEL_PROJECT = "io.archgen.project"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def check_reference_stack(
             started = time.monotonic()
             Renderer(spec, root).write()
             step = CheckResult("render", "archgen", PASSED, f"rendered into {root}",
-                               time.monotonic() - started)
-            report.steps.append(step)
+                               time.monotonic() - started, kind="step")
+            report.cases.append(step)
             report_step(step)
         context = resolve(spec).context
         _run_stack(root, name, context, report, options, client, report_step, terminal)
@@ -113,15 +114,16 @@ def _run_stack(
                 result = up(project, engine, UpOptions(plan=Options(build=True, remove_orphans=True),
                                                        wait=True, timeout=options.timeout), progress)
             step = CheckResult("up --wait", "engine", PASSED,
-                               f"healthy in {result.elapsed:.1f}s", time.monotonic() - started)
+                               f"healthy in {result.elapsed:.1f}s", time.monotonic() - started, kind="step")
         except ArchgenError as error:
-            step = CheckResult("up --wait", "engine", FAILED, error.render(), time.monotonic() - started)
-        report.steps.append(step)
+            step = CheckResult("up --wait", "engine", FAILED, error.render(), time.monotonic() - started,
+                               kind="step")
+        report.cases.append(step)
         report_step(step)
         if step.status == FAILED:
             for check in checks:
                 skipped = CheckResult(check.name, check.service, SKIPPED, "the stack did not come up")
-                report.checks.append(skipped)
+                report.cases.append(skipped)
                 report_step(skipped)
             return
         assert engine is not None
@@ -131,21 +133,23 @@ def _run_stack(
             outcome = run_check(check, http)
             if outcome.status == FAILED:
                 outcome.logs = _last_lines(engine, name, outcome.service)
-            report.checks.append(outcome)
+            report.cases.append(outcome)
             report_step(outcome)
     finally:
         if not options.keep and engine is not None:
             started = time.monotonic()
             try:
                 removed = down(project, engine, Progress(), volumes=True, remove_orphans=True)
+                images = _remove_images(engine, name)
                 step = CheckResult("down --volumes", "engine", PASSED,
                                    f"removed {len(removed.containers)} containers, "
-                                   f"{len(removed.networks)} networks, {len(removed.volumes)} volumes",
-                                   time.monotonic() - started)
+                                   f"{len(removed.networks)} networks, {len(removed.volumes)} volumes, "
+                                   f"{len(images)} images built for the check",
+                                   time.monotonic() - started, kind="step")
             except ArchgenError as error:
                 step = CheckResult("down --volumes", "engine", FAILED, error.render(),
-                                   time.monotonic() - started)
-            report.steps.append(step)
+                                   time.monotonic() - started, kind="step")
+            report.cases.append(step)
             report_step(step)
         elif options.keep:
             terminal.info(f"the stack stays up as project {name} (--keep): "
@@ -156,6 +160,21 @@ def _rate_limit(context: dict[str, object]) -> dict[str, int] | None:
     cache = context.get("cache")
     limit = cache.get("rate_limit") if isinstance(cache, dict) else None
     return limit if isinstance(limit, dict) else None
+
+
+def _remove_images(engine: Engine, project: str) -> list[str]:
+    """Remove the images the run built (labelled with its project name).
+
+    The runtime has no call for this yet, so the engine's API client is used
+    directly; a failure here only costs disk space.
+    """
+    try:
+        images = engine.api.images(filters={"label": f"{LABEL_PROJECT}={project}"})
+        for image in images:
+            engine.api.remove_image(image["Id"], force=True)
+        return [str(tag) for image in images for tag in image.get("RepoTags") or [image["Id"]]]
+    except Exception:
+        return []
 
 
 def _last_lines(engine: Engine, project: str, service: str) -> list[str]:
