@@ -16,6 +16,9 @@ from archgen.check._http import Answer, Client
 MAX_RATE_LIMIT_REQUESTS = 300
 """The rate-limit check sends at most this many requests; a larger limit is skipped."""
 
+MAX_WAIT_SECONDS = 120
+"""The rate-limit check waits at most this long for a fresh window."""
+
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
@@ -39,6 +42,7 @@ class Check:
     name: str
     service: str
     run: Callable[[Client], str]  # returns what it saw; raises CheckFailure / CheckSkipped
+    logs_from: tuple[str, ...] = ()  # the compose services behind `service` (default: itself)
 
 
 @dataclass
@@ -88,6 +92,7 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
     host = str(edge["client_host"])
     https = f"https://{host}:{edge['https_port']}"
     app_service = str(context.get("app", {}).get("service", "app"))
+    app_instances = tuple(str(i) for i in context.get("app", {}).get("instances") or [app_service])
     checks = [
         Check(f"edge TLS on :{edge['https_port']}", str(edge["service"]),
               lambda client: _tls(client, host, int(edge["https_port"]),
@@ -95,12 +100,12 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
         Check(f"edge :{edge['http_port']} redirects to HTTPS", str(edge["service"]),
               lambda client: _redirect(client, f"http://{host}:{edge['http_port']}/api/",
                                        int(edge["https_port"]))),
-        Check("/readyz through the edge", app_service, lambda client: _ready(client, https)),
+        Check("/readyz through the edge", app_service, lambda client: _ready(client, https), app_instances),
     ]
     entities = list(context.get("app", {}).get("entities") or [])
     for entity in entities:
         checks.append(Check(f"CRUD /api/{entity['path']}", app_service,
-                            partial(_crud, https=https, entity=entity)))
+                            partial(_crud, https=https, entity=entity), app_instances))
     cache = context.get("cache") or {}
     if entities:
         checks.append(Check(f"cache serves a second GET /api/{entities[0]['path']}/<id> from Redis",
@@ -111,7 +116,8 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
         checks.append(Check(f"rate limit: 429 after {limit['requests']} requests per "
                             f"{limit['window_seconds']} s", app_service,
                             lambda client: _rate_limit(client, https, int(limit["requests"]),
-                                                       int(limit["window_seconds"]))))
+                                                       int(limit["window_seconds"])),
+                            app_instances))
     return checks
 
 
@@ -232,6 +238,9 @@ def _rate_limit(client: Client, https: str, requests: int, window: int) -> str:
                 raise CheckFailure(f"429 without a Retry-After of 1..{window} s", answer)
             if expected is None and not waited:
                 # The other checks used this window up: start counting in the next one.
+                if int(retry) > MAX_WAIT_SECONDS:
+                    raise CheckSkipped(f"the other checks used the window up and the next one begins "
+                                       f"in {retry} s (more than {MAX_WAIT_SECONDS} s to wait)")
                 client.wait(int(retry) + 0.2)
                 waited = True
                 continue

@@ -132,7 +132,7 @@ def _run_stack(
         for check in checks:
             outcome = run_check(check, http)
             if outcome.status == FAILED:
-                outcome.logs = _last_lines(engine, name, outcome.service)
+                outcome.logs = _last_lines(engine, name, check.logs_from or (check.service,))
             report.cases.append(outcome)
             report_step(outcome)
     finally:
@@ -177,10 +177,10 @@ def _remove_images(engine: Engine, project: str) -> list[str]:
         return []
 
 
-def _last_lines(engine: Engine, project: str, service: str) -> list[str]:
-    """The service's last log lines (empty when it has no container, e.g. the edge's TLS files)."""
+def _last_lines(engine: Engine, project: str, services: tuple[str, ...]) -> list[str]:
+    """The services' last log lines (each line prefixed with its container)."""
     try:
-        containers = [c for c in engine.containers(project) if c.service == service and not c.oneoff]
+        containers = [c for c in engine.containers(project) if c.service in services and not c.oneoff]
     except ArchgenError:
         return []
     lines: list[str] = []

@@ -122,6 +122,11 @@ def update_project(project: Path, *, spec_file: Path | None = None, dry_run: boo
         writes = _merge_files(root, base, new, spec, result)
         writes.extend(_private_material(root, staged, renderer, result))
         result.notes.extend(_data_notes(base.get("compose.yaml"), new.get("compose.yaml"), result))
+        old_name = _spec_value(base.get(SPEC_FILE), "name")
+        if old_name not in ("?", spec.name):
+            result.notes.append(f"the project name changes from {old_name} to {spec.name}: the engine sees "
+                                f"a new project; `archgen down -p {old_name}` removes the old one "
+                                "(add --volumes to drop its data)")
         if not dry_run:
             for write in writes:
                 _apply(root, write)
@@ -250,12 +255,16 @@ def _env_additions(current: str, filled: str) -> tuple[list[str], str]:
     return [line.partition("=")[0].strip() for line in added], text
 
 
-def _architecture(spec_text: bytes | None) -> str:
+def _spec_value(spec_text: bytes | None, key: str) -> str:
     try:
         data = yaml.safe_load(spec_text or b"")
     except yaml.YAMLError:
         return "?"
-    return str(data.get("architecture", "?")) if isinstance(data, dict) else "?"
+    return str(data.get(key, "?")) if isinstance(data, dict) else "?"
+
+
+def _architecture(spec_text: bytes | None) -> str:
+    return _spec_value(spec_text, "architecture")
 
 
 def _services(compose: bytes | None) -> dict[str, tuple[str, list[str]]]:

@@ -160,6 +160,14 @@ def test_switching_architecture_says_what_happens_to_data(cli, project: Path) ->
     assert "app-2" in yaml.safe_load((project / "compose.yaml").read_text())["services"]
 
 
+def test_a_new_project_name_says_how_to_remove_the_old_stack(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    change_spec(project, name="boutique")
+    result = cli("update", project)
+    assert result.exit_code == 0, result.stderr
+    assert "archgen down -p shop" in result.stderr
+    assert yaml.safe_load((project / "compose.yaml").read_text())["name"] == "boutique"
+
+
 def test_upgrading_from_an_older_template_version_keeps_your_edits(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
     # Simulate a render made by older templates: the record and the files hold the old
     # versions (an older crud.py line, no test_cache.py yet), then the user edited crud.py.
