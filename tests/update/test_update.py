@@ -202,3 +202,23 @@ def test_a_project_without_a_record_is_refused_with_a_way_out(cli, project: Path
     result = cli("update", project)
     assert result.exit_code == 2
     assert "pristine" in result.stderr and "--force" in result.stderr
+
+
+def test_an_edited_file_archgen_no_longer_renders_is_kept(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    conf = project / "proxy/nginx.conf"
+    conf.write_text(conf.read_text() + "# mine\n")
+    change_spec(project, proxy={"kind": "haproxy"})
+    result = cli("update", project, "--json")
+    assert result.exit_code == 0, result.stderr
+    actions = {f["path"]: f["action"] for f in result.json["files"]}
+    assert actions["proxy/nginx.conf"] == "orphaned" and conf.read_text().endswith("# mine\n")
+    assert actions["proxy/haproxy.cfg"] == "create"
+
+
+def test_a_file_you_made_where_archgen_now_renders_one_is_a_conflict(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    (project / "proxy/haproxy.cfg").write_text("global\n  # my own haproxy\n")
+    change_spec(project, proxy={"kind": "haproxy"})
+    result = cli("update", project, "--json")
+    assert result.exit_code == 3
+    assert result.json["conflicts"] == ["proxy/haproxy.cfg"]
+    assert (project / "proxy/haproxy.cfg").read_text().startswith("<<<<<<< yours\n")
