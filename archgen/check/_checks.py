@@ -110,7 +110,8 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
     if entities:
         checks.append(Check(f"cache serves a second GET /api/{entities[0]['path']}/<id> from Redis",
                             str(cache.get("service", "redis")),
-                            lambda client: _cache(client, https, entities[0])))
+                            lambda client: _cache(client, https, entities[0]),
+                            (*app_instances, str(cache.get("service", "redis")))))
     limit = cache.get("rate_limit")
     if limit:
         checks.append(Check(f"rate limit: 429 after {limit['requests']} requests per "
