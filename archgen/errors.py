@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     OK = 0
     FAILURE = 1  # something went wrong while running (engine, build, health, drift)
     BAD_INPUT = 2  # the spec, the arguments or the target were refused
+    CONFLICT = 3  # `archgen update` left merge conflicts to resolve
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -133,6 +134,25 @@ class EngineError(ArchgenError):
 
 class GraphvizMissingError(ArchgenError):
     """SVG or PNG output was asked for but Graphviz's `dot` is not installed."""
+
+
+class UpdateError(UserError):
+    """`archgen update` cannot start: not a project, or no usable pristine render."""
+
+
+class ConflictError(ArchgenError):
+    """`archgen update` wrote conflict markers into files the user must resolve."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 details: dict[str, object] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.details = details or {}  # machine-readable form, for --json
+
+
+class CheckFailedError(ArchgenError):
+    """`archgen check`: at least one smoke check (or a step around them) failed."""
 
 
 class Interrupted(ArchgenError):

@@ -16,6 +16,7 @@ def _load_commands() -> None:
     # top so `archgen --help` stays fast. The heavy core loads inside commands.
     from archgen.cli import (  # noqa: F401
         blueprints,
+        check,
         diagram,
         down,
         export,
@@ -25,6 +26,7 @@ def _load_commands() -> None:
         schema,
         status,
         up,
+        update,
         validate,
     )
 

@@ -17,7 +17,15 @@ from archgen.model.registry import REGISTRY
 from archgen.resources import blueprints_dir
 from archgen.spec import Spec, spec_from_data
 
-__all__ = ["FileChange", "RenderResult", "Renderer", "available_blueprints", "render_project"]
+__all__ = [
+    "FileChange",
+    "RenderResult",
+    "Renderer",
+    "UpdateResult",
+    "available_blueprints",
+    "render_project",
+    "update_project",
+]
 
 SPEC_FILE = "archgen.yaml"
 # Written once and kept across re-renders; never compared by --check.
@@ -130,6 +138,10 @@ class Renderer:
                 "(.env and TLS files are kept)",
             )
 
+    def staging(self) -> _Staging:
+        """A context manager: the fresh render in a temporary folder beside the target."""
+        return self._staging()
+
     def _staging(self) -> _Staging:
         parent = self.target.parent
         if not parent.is_dir():
@@ -154,6 +166,7 @@ class Renderer:
             path = destination / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
+        _write_pristine(destination)
 
     def _parts(self) -> list[tuple[Path, str]]:
         """The shared parts (blueprints/_parts/<name>) the model asks for, with their folders."""
@@ -238,6 +251,17 @@ class _Staging:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _write_pristine(destination: Path) -> None:
+    """Record the render itself (private files excluded) as the base of `archgen update`."""
+    from archgen.render._pristine import PRISTINE_FILE, snapshot
+
+    files = {relative.as_posix(): (destination / relative).read_bytes()
+             for relative in _files(destination) if not _is_private(relative)}
+    path = destination / PRISTINE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(snapshot(files))
+
+
 def _mermaid(architecture: Architecture) -> str:
     from archgen.diagram import render_diagram
 
@@ -254,3 +278,8 @@ def render_project(spec: dict[str, Any] | Spec, target: Path, *, force: bool = F
     """Validate `spec` (a dict or a loaded Spec) and render it into `target`."""
     loaded = spec if isinstance(spec, Spec) else spec_from_data(spec)
     return Renderer(loaded, Path(target), force=force).write()
+
+
+
+# At the end: the update machinery builds on the Renderer above.
+from archgen.render._update import UpdateResult, update_project  # noqa: E402
