@@ -206,8 +206,8 @@ CATALOG: dict[str, Component] = {
             data_path="/data/db",
             env=("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_INITDB_DATABASE"),
             user="mongodb",
-            standin=None,
-            notes="no MongoDB server package in Debian: validated statically, not run here",
+            standin="FerretDB (Go module) + mongosh (npm)",
+            notes="stand-in is wire-compatible FerretDB, not MongoDB: no roles, no replica sets",
             binaries=("sh", "bash", "mongosh", "jq"),
         ),
         Component(
