@@ -283,7 +283,8 @@ CATALOG: dict[str, Component] = {
             data_path="/opt/keycloak/data",
             env=("KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_HEALTH_ENABLED"),
             user="1000",
-            notes="no Keycloak package in Debian: validated statically, not run here",
+            standin="keycloak-quarkus-dist (Maven Central) + a jlink runtime of the host's JDK 21+",
+            notes="stand-in: Keycloak's own distribution, on the host's newer JDK",
             binaries=("bash",),
         ),
         Component(
