@@ -6,7 +6,8 @@
 #   a root user in `admin`, and authentication required on every start;
 # - on the first start (empty data directory), a server on 127.0.0.1 only runs
 #   /docker-entrypoint-initdb.d/*.sh (sourced) and *.js (mongosh, against
-#   MONGO_INITDB_DATABASE, default `test`), then is stopped;
+#   MONGO_INITDB_DATABASE, default `test`), then is stopped; createUser's roles are
+#   dropped there with a warning (FerretDB has no authorization);
 # - any other command is run as it is.
 set -Eeuo pipefail
 
@@ -122,7 +123,11 @@ if [ -z "$(ls -A "$dbpath" 2>/dev/null)" ]; then
     for f in /docker-entrypoint-initdb.d/*; do
         case "$f" in
             *.sh) echo "$0: running $f"; . "$f" ;;
-            *.js) echo "$0: running $f"; "${mongo[@]}" "$MONGO_INITDB_DATABASE" "$f"; echo ;;
+            *.js)
+                echo "$0: running $f"
+                "${mongo[@]}" "$MONGO_INITDB_DATABASE" /usr/local/share/archgen-standin/initdb-roles.js "$f"
+                echo
+                ;;
             */\*) ;;
             *) echo "$0: ignoring $f" ;;
         esac
