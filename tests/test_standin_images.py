@@ -301,7 +301,11 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     # One combined node; the advertised host listener names its port on 127.0.0.1.
     "kafka": Scenario(
-        env=kafka_env(1, "1@localhost:9093", "localhost", KAFKA_HOST_PORT),
+        # plus a made-up property that shows the naming rule: ___ -> -, __ -> _, _ -> .
+        env={
+            **kafka_env(1, "1@localhost:9093", "localhost", KAFKA_HOST_PORT),
+            "KAFKA_AGSTD___NAME__RULE_X": "1",
+        },
         ports={29092: KAFKA_HOST_PORT},
         mem_limit="1g",
     ),
@@ -729,7 +733,11 @@ def check_mongodb(container: Any, component: Component) -> None:
 
 
 def check_kafka(container: Any, component: Component) -> None:
-    """Produce and consume through kafka-python on a topic with three partitions."""
+    """The environment became server.properties; produce and consume on three partitions."""
+    config = exec_ok(container, "cat /opt/kafka/config/server.properties").splitlines()
+    assert "agstd-name_rule.x=1" in config
+    assert "log.dirs=/var/lib/kafka/data" in config
+    assert "process.roles=broker,controller" in config
     produce_and_consume(f"127.0.0.1:{KAFKA_HOST_PORT}", replication_factor=1)
 
 
@@ -858,6 +866,20 @@ def test_redis_healthcheck_with_a_password(
     container = run("redis", scenario)
     wait_healthy(container, deadline(CATALOG["redis"]))
 
+
+@pytest.mark.timeout(180)
+def test_kafka_without_settings_runs_the_default_single_node(
+    run: Callable[..., Any], standins: dict[str, dict[str, str]]
+) -> None:
+    """No KAFKA_* setting: the image's own combined KRaft node, formatted on first start."""
+    container = run("kafka", Scenario(mem_limit="1g"))
+    wait_healthy(container, deadline(CATALOG["kafka"]))
+    config = exec_ok(container, "cat /opt/kafka/config/server.properties")
+    assert "controller.quorum.voters=1@localhost:9093" in config
+    assert exec_ok(container, "ls /tmp/kraft-combined-logs").strip()
+    topics = "/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092"
+    exec_ok(container, f"{topics} --create --topic agstd-default --partitions 3")
+    assert "PartitionCount: 3" in exec_ok(container, f"{topics} --describe --topic agstd-default")
 
 @pytest.mark.timeout(360)
 def test_kafka_three_node_quorum_elects_and_replicates(
