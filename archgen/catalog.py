@@ -275,8 +275,8 @@ CATALOG: dict[str, Component] = {
             data_path="/data/db",
             env=("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_INITDB_DATABASE"),
             user="mongodb",
-            standin=None,
-            notes="no MongoDB server package in Debian: validated statically, not run here",
+            standin="FerretDB (Go module) + mongosh (npm)",
+            notes="stand-in is wire-compatible FerretDB, not MongoDB: no roles, no replica sets",
             binaries=("sh", "bash", "mongosh", "jq"),
             hardening=Hardening(
                 read_only=False,
@@ -309,7 +309,7 @@ CATALOG: dict[str, Component] = {
         Component(
             kind="kafka",
             role="bus",
-            image="apache/kafka:3.8.0",
+            image="apache/kafka:4.1.0",
             ports={"kafka": 9092},
             protocol="Kafka",
             healthcheck=Healthcheck(
@@ -322,7 +322,8 @@ CATALOG: dict[str, Component] = {
             env=("KAFKA_NODE_ID", "KAFKA_PROCESS_ROLES", "KAFKA_LISTENERS",
                  "KAFKA_ADVERTISED_LISTENERS", "KAFKA_CONTROLLER_QUORUM_VOTERS"),
             user="appuser",
-            notes="no Kafka package in Debian: validated statically, not run here",
+            standin="Kafka's jars (Maven Central) + Debian's openjdk-17-jre-headless",
+            notes="stand-in: Apache Kafka's jars from Maven Central on Debian's OpenJDK 17",
             binaries=("sh", "bash"),
         ),
         Component(
@@ -361,7 +362,8 @@ CATALOG: dict[str, Component] = {
             data_path="/opt/keycloak/data",
             env=("KC_BOOTSTRAP_ADMIN_USERNAME", "KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_HEALTH_ENABLED"),
             user="1000",
-            notes="no Keycloak package in Debian: validated statically, not run here",
+            standin="keycloak-quarkus-dist (Maven Central) + a jlink runtime of the host's JDK 21+",
+            notes="stand-in: Keycloak's own distribution, on the host's newer JDK",
             binaries=("bash",),
         ),
         Component(
@@ -399,7 +401,8 @@ CATALOG: dict[str, Component] = {
             healthcheck=Healthcheck(("CMD", "wget", "-q", "-O", "/dev/null",
                                      "http://localhost:13133/status")),
             user="10001",
-            notes="no Jaeger package in Debian: validated statically, not run here",
+            standin="jaeger (Go module github.com/jaegertracing/jaeger, cmd/jaeger)",
+            notes="stand-in runs Jaeger 2.12.0 built from its Go module, not 2.1.0",
             binaries=("sh", "wget"),
         ),
         Component(

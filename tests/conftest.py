@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,37 @@ def pytest_configure(config: pytest.Config) -> None:
         import os
 
         os.environ["ARCHGEN_UPDATE_GOLDEN"] = "1"
+
+
+# Seconds spent per tier (setup + call + teardown), summed from the reports: with xdist
+# they reach the controller, so the totals cover every worker.
+_TIER_SECONDS: dict[str, float] = {}
+_TIER_TESTS: dict[str, set[str]] = {}
+
+
+def tier(report: pytest.TestReport) -> str:
+    """unit, render or docker: the docker marker wins, then the tests/render folder."""
+    if "docker" in report.keywords:
+        return "docker"
+    if report.nodeid.startswith("tests/render/") or "/render/" in report.nodeid:
+        return "render"
+    return "unit"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = tier(report)
+    _TIER_SECONDS[name] = _TIER_SECONDS.get(name, 0.0) + report.duration
+    _TIER_TESTS.setdefault(name, set()).add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _TIER_SECONDS:
+        return
+    terminalreporter.section("time per tier (summed over tests and workers)")
+    for name in ("unit", "render", "docker"):
+        if name in _TIER_SECONDS:
+            count = len(_TIER_TESTS[name])
+            terminalreporter.write_line(f"{name:<7} {_TIER_SECONDS[name]:8.1f}s  {count} tests")
 
 
 @pytest.fixture(autouse=True)

@@ -52,3 +52,27 @@ def _remove_images_built_by_e2e_projects() -> Any:
                 client.images.remove(image.id, force=True)
     except Exception as error:  # cleanup only: never turn a green run red
         print(f"note: could not remove e2e images: {error}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failed e2e test, attach the e2e stacks' container states and last log lines."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        lines = []
+        for container in client.containers.list(all=True, filters={"label": "io.archgen.project"}):
+            if not (container.labels or {}).get("io.archgen.project", "").startswith("e2e-"):
+                continue
+            health = container.attrs["State"].get("Health", {}).get("Status", "-")
+            lines.append(f"== {container.name}: {container.status} (health {health})")
+            tail = container.logs(tail=15).decode(errors="replace").rstrip()
+            lines.extend(f"   {line}" for line in tail.splitlines())
+        report.sections.append(("e2e stack state", "\n".join(lines) or "no e2e containers left"))
+    except Exception as error:  # diagnostics only: never hide the real failure
+        report.sections.append(("e2e stack state", f"could not read the stack's state: {error}"))

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Describes and alters configs.
+exec "$(dirname "$0")/kafka-run-class.sh" kafka.admin.ConfigCommand "$@"

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints consumed records.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.consumer.ConsoleConsumer "$@"

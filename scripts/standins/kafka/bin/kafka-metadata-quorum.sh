@@ -1,0 +1,3 @@
+#!/bin/sh
+# Describes the KRaft quorum.
+exec "$(dirname "$0")/kafka-run-class.sh" org.apache.kafka.tools.MetadataQuorumCommand "$@"

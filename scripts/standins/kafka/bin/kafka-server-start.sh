@@ -1,0 +1,12 @@
+#!/bin/bash
+# kafka-server-start.sh server.properties [--override property=value]...
+set -e
+if [ $# -lt 1 ]; then
+    echo "USAGE: $0 server.properties [--override property=value]*" >&2
+    exit 1
+fi
+home="${KAFKA_HOME:-/opt/kafka}"
+export KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G}"
+export KAFKA_JVM_PERFORMANCE_OPTS="${KAFKA_JVM_PERFORMANCE_OPTS:--server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true}"
+export KAFKA_LOG4J_OPTS="${KAFKA_LOG4J_OPTS:--Dlog4j2.configurationFile=$home/config/log4j2.properties}"
+exec "$home/bin/kafka-run-class.sh" kafka.Kafka "$@"
