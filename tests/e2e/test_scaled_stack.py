@@ -490,3 +490,33 @@ def test_redis_sentinel_promotes_the_replica_and_rate_limiting_goes_on(stack: St
     assert "role:slave" in role, f"{primary} did not rejoin as a replica: {role[:300]}"
     say(f"redis sentinel: {primary} back -> a replica of {replica} after "
         f"{time.monotonic() - started:.0f}s")
+
+
+@pytest.mark.parametrize("stack", ["haproxy"], indirect=True)
+def test_with_redis_and_its_sentinels_gone_requests_stay_fast(stack: Stack) -> None:
+    """Every Redis node and sentinel stopped: the limiter's time budget and circuit breaker
+    keep each request near the app's own time (allow: served unlimited), then limiting resumes."""
+    redis = ["sentinel-1", "sentinel-2", "sentinel-3", "redis-1", "redis-2"]
+    for service in redis:
+        stack.container(service).stop(timeout=5)
+    try:
+        with stack.client() as client:
+            took = []
+            for _ in range(40):
+                started = time.perf_counter()
+                answer = client.get("/whoami")
+                took.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+                assert answer.headers.get("x-ratelimit-status") == "unavailable"
+    finally:
+        for service in reversed(redis):
+            stack.container(service).start()
+    p95 = sorted(took)[int(len(took) * 0.95) - 1]
+    say(f"redis and sentinels stopped: p95 of 40 GETs through the load balancer "
+        f"{p95 * 1000:.0f} ms (max {max(took) * 1000:.0f} ms), all served")
+    assert p95 <= 0.3, f"p95 {p95 * 1000:.0f} ms without Redis"
+    deadline = time.monotonic() + 120
+    with stack.client() as client:
+        while "x-ratelimit-remaining" not in client.get("/whoami").headers:
+            assert time.monotonic() < deadline, "rate limiting did not resume after Redis returned"
+            time.sleep(0.5)
