@@ -232,11 +232,12 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
                  for n, w in zip(app["instances"], app["weights"], strict=True)]
     edge = edge_block("load_balancer", balancer, upstreams)
     edge["balanced"] = True
-    # A replica that does not accept a connection within 250 ms is skipped for the next. The
-    # kernel accepts connections even while the app is busy, so only a replica that is gone
-    # misses this, and trying it costs a request less than a user notices. (nginx, which has
-    # no active checks, tries a stopped replica again every `fail_timeout_s`.)
-    edge["timeouts"]["connect_ms"] = 250
+    # A replica that does not accept a connection in time is skipped for the next. nginx has
+    # no active checks and tries a stopped replica again every `fail_timeout_s`: 250 ms keeps
+    # each such try below what a user notices (the kernel accepts connections even while the
+    # app is busy, so only a replica that is gone misses it). haproxy and envoy probe every
+    # replica and stop sending to one within two probes; a second is plenty for them.
+    edge["timeouts"]["connect_ms"] = 250 if balancer["kind"] == "nginx" else 1000
     # How the load balancer watches its replicas: an active probe of each replica's
     # liveness path every `interval_ms`; `fall` failures in a row take it out, `rise`
     # successes bring it back. Where only passive checks exist (nginx), a replica that
