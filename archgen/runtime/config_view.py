@@ -7,7 +7,8 @@ in bytes, implicit dependencies (links, shared namespaces) listed. Engine-side
 names map back to compose keys. Loading the printed file gives the same `Project`
 (a literal `$` is written `$$`), with one exception: a secret that archgen copies
 into the container (from an environment variable, or with uid/gid/mode) keeps its
-value out of the output, so its top-level entry names no source.
+value out of the output: its top-level entry names a placeholder variable
+`ARCHGEN_SECRET_<NAME>` instead of its real source.
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ def _port(target: int, published: int | None, host_ip: str, protocol: str) -> di
     return port
 
 
-def _mount(kind: str, source: str | None, target: str, read_only: bool, volumes: dict[str, str]) -> dict[str, Any]:
+def _mount(
+    kind: str, source: str | None, target: str, read_only: bool, volumes: dict[str, str]
+) -> dict[str, Any]:
     mount: dict[str, Any] = {"type": kind}
     if source is not None:
         mount["source"] = volumes.get(source, source) if kind == "volume" else source
@@ -256,9 +259,11 @@ def _network(n: NetworkSpec) -> dict[str, Any]:
 
 
 def _ipam(ipam: dict[str, Any]) -> dict[str, Any]:
-    names = {"Subnet": "subnet", "IPRange": "ip_range", "Gateway": "gateway", "AuxiliaryAddresses": "aux_addresses"}
+    names = {"Subnet": "subnet", "IPRange": "ip_range", "Gateway": "gateway",
+             "AuxiliaryAddresses": "aux_addresses"}  # fmt: skip
     out: dict[str, Any] = {"driver": ipam.get("Driver", "default")}
-    out["config"] = [{names[k]: v for k, v in pool.items() if k in names} for pool in ipam.get("Config") or []]
+    pools = ipam.get("Config") or []
+    out["config"] = [{names[k]: v for k, v in pool.items() if k in names} for pool in pools]
     if ipam.get("Options"):
         out["options"] = dict(ipam["Options"])
     return out

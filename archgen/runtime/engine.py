@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from archgen.errors import DockerUnavailableError, EngineError
-from archgen.runtime.container_spec import create_args, file_archive
+from archgen.runtime.container_spec import CreateArgs, create_args, file_archive
 from archgen.runtime.model import (
     LABEL_CONFIG_HASH,
     LABEL_NETWORK,
@@ -165,7 +165,15 @@ class Engine:
 
     # ------------------------------------------------------------------ images
 
-    def build(self, service: Service, project: str, on_line: Callable[[str], None]) -> str:
+    def build(
+        self,
+        service: Service,
+        project: str,
+        on_line: Callable[[str], None],
+        *,
+        no_cache: bool = False,
+        pull: bool = False,
+    ) -> str:
         """Build `service.image` from `service.build`; return the image ID."""
         assert service.build is not None
         spec = service.build
@@ -182,6 +190,8 @@ class Engine:
                 labels=project_labels(project),
                 rm=True,
                 forcerm=True,
+                nocache=no_cache,
+                pull=pull,
                 decode=True,
             )
             for chunk in stream:
@@ -278,7 +288,10 @@ class Engine:
 
     def create_container(self, project: Project, service: Service, number: int, config_hash: str) -> str:
         """Create (not start) replica `number` of `service`; return its ID."""
-        args = create_args(project, service, number, config_hash)
+        return self.create_from_args(project, service, create_args(project, service, number, config_hash))
+
+    def create_from_args(self, project: Project, service: Service, args: CreateArgs) -> str:
+        """Create (not start) a container from prepared `args` (also one-off containers); return its ID."""
         api = self.api
         with engine_call(f"creating container {args.name}"):
             host_config = api.create_host_config(**args.host)
@@ -364,6 +377,14 @@ class Engine:
                     self.api.stop(container_id, timeout=math.ceil(timeout))
         except NotFound:
             return
+
+    def restart(self, container_id: str, timeout: float | None) -> None:
+        """Stop (waiting `timeout` seconds, else the engine's default) and start a container again."""
+        with engine_call(f"restarting container {container_id[:12]}"):
+            if timeout is None:
+                self.api.restart(container_id)
+            else:
+                self.api.restart(container_id, timeout=math.ceil(timeout))
 
     def remove(self, container_id: str) -> None:
         from docker.errors import NotFound
