@@ -14,6 +14,7 @@ import secrets
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from archgen.errors import ArgumentError, EngineError
@@ -107,6 +108,29 @@ def wait_for_dependencies(project: Project, engine: Engine, service: Service, ti
                 ) from None
 
 
+def prepare(project: Project, engine: Engine, service: Service, on_line: Callable[[str], None]) -> None:
+    """Make sure the one-off can be created: its image (built or pulled when missing), networks, volumes."""
+    if engine.image_id(service.image) is None:
+        if service.build is not None:
+            engine.build(service, project.name, on_line)
+        else:
+            engine.pull(service.image, (service.name,), on_line)
+    with engine_call("listing networks and volumes"):
+        networks = {n["Name"] for n in engine.api.networks()}
+        volumes = {v["Name"] for v in (engine.api.volumes().get("Volumes") or [])}
+    for spec in project.networks.values():
+        if spec.name in service.networks and spec.name not in networks:
+            if spec.external:
+                raise EngineError(f"external network {spec.name} does not exist")
+            engine.create_network(spec, project.name)
+    wanted = {m.source for m in service.mounts if m.type == "volume" and m.source}
+    for volume in project.volumes.values():
+        if volume.name in wanted and volume.name not in volumes:
+            if volume.external:
+                raise EngineError(f"external volume {volume.name} does not exist")
+            engine.create_volume(volume, project.name)
+
+
 @dataclass
 class RunResult:
     """The one-off container and how it ended."""
@@ -124,13 +148,6 @@ def run_oneoff(project: Project, engine: Engine, service_name: str, options: Run
             f"no such service: {service_name}", hint=f"services: {', '.join(project.services)}"
         )
     service = project.services[service_name]
-    if engine.image_id(service.image) is None:
-        raise EngineError(
-            f"image {service.image} of service {service_name!r} is not present",
-            hint=f"`archgen build {service_name}` or `archgen pull {service_name}` first"
-            if service.build is None
-            else f"`archgen build {service_name}` first",
-        )
     args = oneoff_args(project, service, options, secrets.token_hex(6))
     api = engine.api
     container_id = engine.create_from_args(project, oneoff_service(service, options), args)
