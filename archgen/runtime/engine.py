@@ -213,9 +213,16 @@ class Engine:
             )
         return image_id or self.image_id(service.image) or ""
 
-    def pull(self, ref: str, services: tuple[str, ...], on_line: Callable[[str], None]) -> None:
+    def pull(
+        self, ref: str, services: tuple[str, ...], on_line: Callable[[str], None], *, missing: bool = True
+    ) -> None:
+        """Pull `ref`; `missing` says the image is absent (the message then says so)."""
         names = ", ".join(repr(s) for s in services)
-        what = f"image {ref} (service {names}) is not present and could not be pulled"
+        what = (
+            f"image {ref} (service {names}) is not present and could not be pulled"
+            if missing
+            else f"pulling image {ref} (service {names}) failed"
+        )
         hint = "build or load the image locally (docker build / docker load), or fix the image name"
         try:
             with engine_call(what):

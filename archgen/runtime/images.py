@@ -89,14 +89,15 @@ def pull_images(
     lock = threading.Lock()
 
     def pull(ref: str, users: tuple[str, ...]) -> None:
-        if policy == "missing" and engine.image_id(ref):
+        present = engine.image_id(ref) is not None
+        if policy == "missing" and present:
             progress.set(users[0], "present", ref)
             with lock:
                 result.images[ref] = {"action": "present", "services": list(users)}
             return
         progress.set(users[0], "pulling", ref)
         try:
-            engine.pull(ref, users, partial(progress.line, users[0]))
+            engine.pull(ref, users, partial(progress.line, users[0]), missing=not present)
         except ArchgenError as error:
             progress.set(users[0], "failed", ref)
             with lock:

@@ -81,8 +81,7 @@ def oneoff_args(project: Project, service: Service, options: RunOptions, suffix:
     args.config["labels"] = labels
     args.config["stdin_open"] = options.interactive
     args.config["tty"] = options.tty
-    if options.interactive:
-        args.config["attach_stdin"] = True
+    args.config["detach"] = False  # attached: with stdin_open the SDK sets AttachStdin and StdinOnce
     return args
 
 
