@@ -24,7 +24,7 @@ class RestartResult:
     services: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"services": self.services}
+        return {"order": list(self.services), "services": self.services}
 
 
 def restart_order(project: Project, services: Sequence[str]) -> list[str]:
