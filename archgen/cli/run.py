@@ -66,8 +66,13 @@ def run(
         with make_progress(terminal, up_project.active) as progress:
             converge(up_project, engine, UpOptions(timeout=timeout or None), progress)
         wait_for_dependencies(project, engine, svc, timeout or None)
-    with make_progress(terminal, [service]) as progress:
-        prepare(project, engine, svc, lambda line: progress.line(service, line))
+    if engine.image_id(svc.image) is None:
+        with make_progress(terminal, [service]) as progress:
+            progress.set(service, "building" if svc.build else "pulling", svc.image)
+            prepare(project, engine, svc, lambda line: progress.line(service, line))
+            progress.set(service, "built" if svc.build else "pulled", svc.image)
+    else:
+        prepare(project, engine, svc, lambda line: None)
     tty = use_tty(no_tty)
     options = RunOptions(
         command=tuple(command or ()),

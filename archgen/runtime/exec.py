@@ -85,6 +85,10 @@ def exec_command(engine: Engine, project: str, service: str, options: ExecOption
         )["Id"]
         if options.interactive:
             sock = engine.api.exec_start(exec_id, tty=options.tty, socket=True)
+            size = terminal_size() if options.tty else None
+            if size is not None:
+                with contextlib.suppress(Exception):  # best effort: the command may have ended already
+                    engine.api.exec_resize(exec_id, height=size[1], width=size[0])
             with raw_terminal(options.tty):
                 pump_socket(sock, tty=options.tty)
         else:
@@ -152,6 +156,15 @@ def pump_socket(sock: Any, *, tty: bool, stdin: BinaryIO | None = None) -> None:
             target.write(buffer[8 : 8 + size])
             target.flush()
             buffer = buffer[8 + size :]
+
+
+def terminal_size() -> tuple[int, int] | None:
+    """(columns, lines) of the terminal on stdout; None when it is not one."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return size.columns, size.lines
 
 
 @contextmanager

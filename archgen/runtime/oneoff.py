@@ -10,6 +10,7 @@ removes it, and named `<project>-<service>-run-<short id>`.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sys
 import threading
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from archgen.errors import ArgumentError, EngineError
 from archgen.runtime.container_spec import CreateArgs, create_args
 from archgen.runtime.engine import Engine, engine_call
-from archgen.runtime.exec import pump_socket, raw_terminal, write_stream
+from archgen.runtime.exec import pump_socket, raw_terminal, terminal_size, write_stream
 from archgen.runtime.health import Waiter, WaitFailure
 from archgen.runtime.model import (
     CONDITION_COMPLETED,
@@ -158,6 +159,10 @@ def run_oneoff(project: Project, engine: Engine, service_name: str, options: Run
                     container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
                 )
                 engine.start(container_id, service_name, args.name)
+                size = terminal_size() if options.tty else None
+                if size is not None:
+                    with contextlib.suppress(Exception):  # best effort: it may have ended already
+                        api.resize(container_id, height=size[1], width=size[0])
                 with raw_terminal(options.tty):
                     pump_socket(sock, tty=options.tty)
             else:

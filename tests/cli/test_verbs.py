@@ -206,3 +206,69 @@ def test_config_prints_the_resolved_model(cli: Cli, tmp_path: Path) -> None:
     (again / "compose.yaml").write_text(result.stdout)
     assert cli("config", "-C", again).stdout == result.stdout
     assert cli("config", "-C", tmp_path / "missing").exit_code == 2
+
+
+def on_terminal(project: ComposeProject, *args: str, send: bytes = b"") -> tuple[int, bytes]:
+    """Run archgen on a pseudo-terminal (as a person would); return its exit code and what it showed."""
+    import pty
+    import select
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become archgen
+        os.chdir(project.root)
+        os.execve(sys.executable, [sys.executable, "-m", "archgen", *args], env)
+    shown = b""
+    if send:
+        time.sleep(1.0)
+        os.write(fd, send)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            shown += data
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), shown
+
+
+@pytest.mark.docker
+def test_exec_and_run_on_a_terminal_get_a_tty_and_forward_input(cli: Cli, proj: ComposeProject) -> None:
+    two_services(proj)
+    assert cli(*proj.args("up", "--wait")).exit_code == 0
+    code, shown = on_terminal(proj, "exec", "app", "sh", send=b"echo hi-$((1+2))\nexit 9\n")
+    assert code == 9
+    assert b"hi-3" in shown
+    code, shown = on_terminal(proj, "exec", "app", "sh", "-c", "tty; exit 7")
+    assert (code, b"/dev/pts/" in shown) == (7, True)
+    code, shown = on_terminal(proj, "exec", "-T", "app", "sh", "-c", "tty || exit 8")
+    assert (code, b"not a tty" in shown) == (8, True)
+    code, shown = on_terminal(proj, "run", "--rm", "app", "sh", "-c", "tty; exit 6")
+    assert (code, b"/dev/pts/" in shown) == (6, True)
+    assert not [c for c in proj.containers().values() if c.oneoff]
+
+
+@pytest.mark.docker
+def test_run_waits_for_a_healthy_dependency(cli: Cli, proj: ComposeProject) -> None:
+    proj.write(
+        {
+            "db": service(
+                ["sh", "-c", "sleep 1; touch /shared/ready; exec sleep 1000"],
+                volumes=["shared:/shared"],
+                healthcheck={"test": ["CMD", "test", "-f", "/shared/ready"], "interval": "30s"},
+            ),
+            "app": service(
+                SLEEP, volumes=["shared:/shared"], depends_on={"db": {"condition": "service_healthy"}}
+            ),
+        },
+        volumes={"shared": {}},
+    )
+    # the one-off starts only once db is healthy: it sees the file db's healthcheck waits for
+    done = archgen(proj, "run", "--rm", "-T", "app", "ls", "/shared")
+    assert (done.returncode, done.stdout) == (0, b"ready\n"), done.stderr
