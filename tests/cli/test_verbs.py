@@ -78,6 +78,9 @@ def test_exec_exit_code_streams_stdin_and_options(cli: Cli, proj: ComposeProject
     done = archgen(proj, "exec", "-T", "-e", "FOO=bar", "-u", "nobody", "-w", "/tmp", "app",
                    "sh", "-c", "echo $FOO $FROM $(id -u) $(pwd)")  # fmt: skip
     assert done.stdout == b"bar compose 65534 /tmp\n", done.stderr
+    # options after SERVICE belong to the command
+    done = archgen(proj, "exec", "-T", "app", "ls", "-d", "--", "/tmp")
+    assert (done.returncode, done.stdout) == (0, b"/tmp\n"), done.stderr
     done = archgen(proj, "exec", "--index", "2", "app", "true")
     assert done.returncode == 2
     assert b"no container number 2" in done.stderr
