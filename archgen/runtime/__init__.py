@@ -8,7 +8,9 @@ The pieces, each small and importable on its own:
 - `engine` is the only module that talks to Docker (through the Docker SDK);
 - `health` waits for `depends_on` conditions, probing healthchecks itself;
 - `converge` executes a plan in parallel (`archgen up`); `teardown` is `archgen down`;
-- `status`, `logs` and `progress` back the commands of the same names.
+- `status`, `logs` and `progress` back the commands of the same names;
+- the compose verbs: `restart`, `exec`, `oneoff` (`run`), `images` (`build`, `pull`),
+  `config_view` (`config`: the model written back as a compose file).
 
 Nothing here imports Typer; the commands in `archgen.cli` are thin wrappers.
 """

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from archgen.errors import DockerUnavailableError, EngineError
-from archgen.runtime.container_spec import create_args, file_archive
+from archgen.runtime.container_spec import CreateArgs, create_args, file_archive
 from archgen.runtime.model import (
     LABEL_CONFIG_HASH,
     LABEL_NETWORK,
@@ -165,7 +165,15 @@ class Engine:
 
     # ------------------------------------------------------------------ images
 
-    def build(self, service: Service, project: str, on_line: Callable[[str], None]) -> str:
+    def build(
+        self,
+        service: Service,
+        project: str,
+        on_line: Callable[[str], None],
+        *,
+        no_cache: bool = False,
+        pull: bool = False,
+    ) -> str:
         """Build `service.image` from `service.build`; return the image ID."""
         assert service.build is not None
         spec = service.build
@@ -182,6 +190,8 @@ class Engine:
                 labels=project_labels(project),
                 rm=True,
                 forcerm=True,
+                nocache=no_cache,
+                pull=pull,
                 decode=True,
             )
             for chunk in stream:
@@ -203,9 +213,16 @@ class Engine:
             )
         return image_id or self.image_id(service.image) or ""
 
-    def pull(self, ref: str, services: tuple[str, ...], on_line: Callable[[str], None]) -> None:
+    def pull(
+        self, ref: str, services: tuple[str, ...], on_line: Callable[[str], None], *, missing: bool = True
+    ) -> None:
+        """Pull `ref`; `missing` says the image is absent (the message then says so)."""
         names = ", ".join(repr(s) for s in services)
-        what = f"image {ref} (service {names}) is not present and could not be pulled"
+        what = (
+            f"image {ref} (service {names}) is not present and could not be pulled"
+            if missing
+            else f"pulling image {ref} (service {names}) failed"
+        )
         hint = "build or load the image locally (docker build / docker load), or fix the image name"
         try:
             with engine_call(what):
@@ -278,7 +295,10 @@ class Engine:
 
     def create_container(self, project: Project, service: Service, number: int, config_hash: str) -> str:
         """Create (not start) replica `number` of `service`; return its ID."""
-        args = create_args(project, service, number, config_hash)
+        return self.create_from_args(project, service, create_args(project, service, number, config_hash))
+
+    def create_from_args(self, project: Project, service: Service, args: CreateArgs) -> str:
+        """Create (not start) a container from prepared `args` (also one-off containers); return its ID."""
         api = self.api
         with engine_call(f"creating container {args.name}"):
             host_config = api.create_host_config(**args.host)
@@ -364,6 +384,14 @@ class Engine:
                     self.api.stop(container_id, timeout=math.ceil(timeout))
         except NotFound:
             return
+
+    def restart(self, container_id: str, timeout: float | None) -> None:
+        """Stop (waiting `timeout` seconds, else the engine's default) and start a container again."""
+        with engine_call(f"restarting container {container_id[:12]}"):
+            if timeout is None:
+                self.api.restart(container_id)
+            else:
+                self.api.restart(container_id, timeout=math.ceil(timeout))
 
     def remove(self, container_id: str) -> None:
         from docker.errors import NotFound

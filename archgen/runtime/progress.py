@@ -28,6 +28,9 @@ STYLES = {
     "stopping": "yellow",
     "removing": "yellow",
     "removed": "green",
+    "restarting": "yellow",
+    "restarted": "green",
+    "present": "green",
     "failed": "bold red",
     "skipped": "red",
     "interrupted": "red",
@@ -43,6 +46,8 @@ DONE = {
     "interrupted",
     "built",
     "pulled",
+    "restarted",
+    "present",
 }
 
 

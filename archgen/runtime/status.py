@@ -26,6 +26,7 @@ class ContainerStatus:
     uptime: float | None = None
     exit_code: int | None = None
     id: str = ""
+    oneoff: bool = False  # an `archgen run` container (listed after the service's replicas)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -35,7 +36,7 @@ class ContainerStatus:
 
 def project_status(engine: Engine, project: str, *, now: datetime | None = None) -> list[ContainerStatus]:
     """Inspect every container of `project` (in parallel), sorted by service and number."""
-    containers = [c for c in engine.containers(project) if not c.oneoff]
+    containers = engine.containers(project)
     if not containers:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(containers))) as pool:
@@ -58,9 +59,10 @@ def project_status(engine: Engine, project: str, *, now: datetime | None = None)
                 uptime=(moment - started).total_seconds() if running and started else None,
                 exit_code=None if running else state.get("ExitCode"),
                 id=container.id[:12],
+                oneoff=container.oneoff,
             )
         )
-    return sorted(rows, key=lambda r: (r.service, r.number, r.container))
+    return sorted(rows, key=lambda r: (r.service, r.oneoff, r.number, r.container))
 
 
 def published_ports(info: dict[str, Any]) -> list[str]:
@@ -107,7 +109,7 @@ def render_table(rows: list[ContainerStatus]) -> str:
     head = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS", "UPTIME")
     body = [
         (
-            r.service,
+            r.service + (" (run)" if r.oneoff else ""),
             r.container,
             r.state + (f" ({r.exit_code})" if r.exit_code is not None and r.state == "exited" else ""),
             r.health or "-",
