@@ -434,7 +434,8 @@ CATALOG: dict[str, Component] = {
             data_path="/usr/share/elasticsearch/data",
             env=("discovery.type", "xpack.security.enabled", "ES_JAVA_OPTS"),
             user="1000",
-            notes="no Elasticsearch package in Debian: validated statically, not run here",
+            standin="OpenSearch 2.19's modules (Maven Central) + Debian's openjdk-17-jre-headless",
+            notes="stand-in is API-compatible OpenSearch 2.19, not Elasticsearch: no X-Pack",
             binaries=("sh", "bash", "curl", "nc"),
         ),
         Component(

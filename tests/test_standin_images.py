@@ -326,9 +326,14 @@ SCENARIOS: dict[str, Scenario] = {
         mem_limit="1g",
     ),
     "solr": Scenario(env={"SOLR_HEAP": "384m"}, command=("solr-precreate", "shop"), mem_limit="1g"),
+    "elasticsearch": Scenario(
+        env={"discovery.type": "single-node", "xpack.security.enabled": "false",
+             "cluster.name": "agstd-search", "ES_JAVA_OPTS": "-Xms384m -Xmx384m"},
+        mem_limit="1g",
+    ),
 }
 # Kinds whose first start takes long (JVM start, Quarkus augmentation), for time limits.
-SLOW = {"kafka": 240, "keycloak": 300, "neo4j": 180, "solr": 180}
+SLOW = {"kafka": 240, "keycloak": 300, "neo4j": 180, "solr": 180, "elasticsearch": 180}
 
 
 def seconds(duration: str) -> float:
@@ -549,7 +554,7 @@ def test_listing_names_every_catalog_image(standins: dict[str, dict[str, str]]) 
         assert set(row["source"].split("+")) <= {"debian", "pypi", "maven", "go", "npm"}, row
         assert row["version"] and row["note"], row
     # images older than content hashes have none
-    for kind in ("mongodb", "kafka", "jaeger", "keycloak", "neo4j", "solr"):
+    for kind in ("mongodb", "kafka", "jaeger", "keycloak", "neo4j", "solr", "elasticsearch"):
         assert len(standins[kind]["hash"]) == 32, standins[kind]
     assert "wire-compatible" in standins["mongodb"]["note"]
     assert standins["kafka"]["source"] == "maven" and CATALOG["kafka"].tag in standins["kafka"]["version"]
@@ -904,6 +909,26 @@ def check_solr(container: Any, component: Component) -> None:
     assert http_json(port, "/solr/shop/select?q=*:*&rows=0")["response"]["numFound"] == 2
 
 
+def check_elasticsearch(container: Any, component: Component) -> None:
+    """Elasticsearch's REST API (served by OpenSearch): index a document, find it by a word."""
+    port = host_port(container, component.ports["http"])
+    root = http_json(port, "/")
+    assert root["cluster_name"] == "agstd-search"  # a dotted variable became a setting
+    assert root["version"]["distribution"] == "opensearch"  # the stand-in says what it is
+    jvm = next(iter(http_json(port, "/_nodes/jvm")["nodes"].values()))["jvm"]
+    assert jvm["mem"]["heap_max_in_bytes"] == 384 * 1024 * 1024  # ES_JAVA_OPTS
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/products/_doc/p1?refresh=true",
+        data=json.dumps({"title": "Desk lamp", "price": 9.5}).encode(),
+        headers={"Content-Type": "application/json"}, method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.load(response)["result"] == "created"
+    found = http_json(port, "/products/_search", {"query": {"match": {"title": "lamp"}}})["hits"]
+    assert found["total"]["value"] == 1
+    assert found["hits"][0]["_id"] == "p1" and found["hits"][0]["_source"]["price"] == 9.5
+    assert http_json(port, "/products/_count")["count"] == 1
+
+
 CHECKS: dict[str, Callable[[Any, Component], None]] = {
     "postgres": check_postgres,
     "mysql": check_mysql,
@@ -916,6 +941,7 @@ CHECKS: dict[str, Callable[[Any, Component], None]] = {
     "keycloak": check_keycloak,
     "neo4j": check_neo4j,
     "solr": check_solr,
+    "elasticsearch": check_elasticsearch,
 }
 
 
