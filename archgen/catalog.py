@@ -416,7 +416,8 @@ CATALOG: dict[str, Component] = {
             data_path="/data",
             env=("NEO4J_AUTH",),
             user="neo4j",
-            notes="no Neo4j package in Debian: validated statically, not run here",
+            standin="Neo4j community's jars (Maven Central) + Debian's openjdk-17-jre-headless",
+            notes="stand-in: Neo4j community's jars from Maven Central on Debian's OpenJDK 17",
             binaries=("sh", "bash", "wget", "jq"),
         ),
         Component(
@@ -433,7 +434,8 @@ CATALOG: dict[str, Component] = {
             data_path="/usr/share/elasticsearch/data",
             env=("discovery.type", "xpack.security.enabled", "ES_JAVA_OPTS"),
             user="1000",
-            notes="no Elasticsearch package in Debian: validated statically, not run here",
+            standin="OpenSearch 2.19's modules (Maven Central) + Debian's openjdk-17-jre-headless",
+            notes="stand-in is API-compatible OpenSearch 2.19, not Elasticsearch: no X-Pack",
             binaries=("sh", "bash", "curl", "nc"),
         ),
         Component(
@@ -447,7 +449,8 @@ CATALOG: dict[str, Component] = {
                                     start_period="30s"),
             data_path="/var/solr",
             user="8983",
-            notes="no Solr package in Debian: validated statically, not run here",
+            standin="Solr's jars (Maven Central) + Debian's openjdk-17-jre-headless",
+            notes="stand-in: Solr's jars from Maven Central on Debian's OpenJDK 17",
             binaries=("sh", "bash", "curl", "wget", "nc"),
         ),
     )

@@ -321,9 +321,19 @@ SCENARIOS: dict[str, Scenario] = {
         command=("start-dev", "--import-realm"),
         mem_limit="1g",
     ),
+    "neo4j": Scenario(
+        env={"NEO4J_AUTH": "neo4j/neo4j-s3cret", "NEO4J_server_memory_heap_max__size": "512m"},
+        mem_limit="1g",
+    ),
+    "solr": Scenario(env={"SOLR_HEAP": "384m"}, command=("solr-precreate", "shop"), mem_limit="1g"),
+    "elasticsearch": Scenario(
+        env={"discovery.type": "single-node", "xpack.security.enabled": "false",
+             "cluster.name": "agstd-search", "ES_JAVA_OPTS": "-Xms384m -Xmx384m"},
+        mem_limit="1g",
+    ),
 }
 # Kinds whose first start takes long (JVM start, Quarkus augmentation), for time limits.
-SLOW = {"kafka": 240, "keycloak": 300}
+SLOW = {"kafka": 240, "keycloak": 300, "neo4j": 180, "solr": 180, "elasticsearch": 180}
 
 
 def seconds(duration: str) -> float:
@@ -543,7 +553,8 @@ def test_listing_names_every_catalog_image(standins: dict[str, dict[str, str]]) 
         assert row["tag"] == CATALOG[kind].tag
         assert set(row["source"].split("+")) <= {"debian", "pypi", "maven", "go", "npm"}, row
         assert row["version"] and row["note"], row
-    for kind in ("mongodb", "kafka", "jaeger", "keycloak"):  # images older than hashes have none
+    # images older than content hashes have none
+    for kind in ("mongodb", "kafka", "jaeger", "keycloak", "neo4j", "solr", "elasticsearch"):
         assert len(standins[kind]["hash"]) == 32, standins[kind]
     assert "wire-compatible" in standins["mongodb"]["note"]
     assert standins["kafka"]["source"] == "maven" and CATALOG["kafka"].tag in standins["kafka"]["version"]
@@ -846,6 +857,78 @@ def check_keycloak(container: Any, component: Component) -> None:
     assert "jvm_memory_used_bytes" in http_get(management, "/metrics")[1]
 
 
+def check_neo4j(container: Any, component: Component) -> None:
+    """A Cypher round trip over Bolt as NEO4J_AUTH's user; a wrong password is refused."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    config = exec_ok(container, "cat /var/lib/neo4j/conf/neo4j.conf").splitlines()
+    assert "server.memory.heap.max_size=512m" in config  # NEO4J_<setting>, `__` -> `_`
+    uri = f"bolt://127.0.0.1:{host_port(container, component.ports['bolt'])}"
+    with GraphDatabase.driver(uri, auth=("neo4j", "wrong-password")) as wrong, pytest.raises(AuthError):
+        wrong.verify_connectivity()
+    user, password = SCENARIOS["neo4j"].env["NEO4J_AUTH"].split("/", 1)
+    with GraphDatabase.driver(uri, auth=(user, password)) as driver:
+        driver.execute_query(
+            "CREATE (:Customer {name: $name})-[:ORDERED {qty: 2}]->(:Product {title: $title})",
+            name="ada", title="lamp",
+        )
+        records, _, _ = driver.execute_query(
+            "MATCH (c:Customer)-[o:ORDERED]->(p:Product) "
+            "RETURN c.name AS name, o.qty AS qty, p.title AS title"
+        )
+        assert [record.data() for record in records] == [{"name": "ada", "qty": 2, "title": "lamp"}]
+        version, _, _ = driver.execute_query("CALL dbms.components() YIELD versions, edition "
+                                             "RETURN versions[0] AS version, edition")
+        assert version[0].data() == {"version": component.tag, "edition": "community"}
+    status, body = http_get(host_port(container, component.ports["http"]), "/")
+    assert status == 200 and json.loads(body)["neo4j_version"] == component.tag
+
+
+def http_json(port: int, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="GET" if body is None else "POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def check_solr(container: Any, component: Component) -> None:
+    """The precreated core indexes a document and finds it by a word of its text field."""
+    port = host_port(container, component.ports["http"])
+    system = http_json(port, "/solr/admin/info/system")
+    assert system["lucene"]["solr-spec-version"] == component.tag
+    assert "-Xmx384m" in " ".join(system["jvm"]["jmx"]["commandLineArgs"])  # SOLR_HEAP
+    docs = [{"id": "p1", "title_t": "Desk lamp", "price_d": 9.5}, {"id": "p2", "title_t": "Chair"}]
+    assert http_json(port, "/solr/shop/update?commit=true", docs)["responseHeader"]["status"] == 0
+    found = http_json(port, "/solr/shop/select?q=title_t:lamp&fl=id,title_t,price_d")["response"]
+    assert found["numFound"] == 1 and found["docs"] == [docs[0]]
+    assert http_json(port, "/solr/shop/select?q=*:*&rows=0")["response"]["numFound"] == 2
+
+
+def check_elasticsearch(container: Any, component: Component) -> None:
+    """Elasticsearch's REST API (served by OpenSearch): index a document, find it by a word."""
+    port = host_port(container, component.ports["http"])
+    root = http_json(port, "/")
+    assert root["cluster_name"] == "agstd-search"  # a dotted variable became a setting
+    assert root["version"]["distribution"] == "opensearch"  # the stand-in says what it is
+    jvm = next(iter(http_json(port, "/_nodes/jvm")["nodes"].values()))["jvm"]
+    assert jvm["mem"]["heap_max_in_bytes"] == 384 * 1024 * 1024  # ES_JAVA_OPTS
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/products/_doc/p1?refresh=true",
+        data=json.dumps({"title": "Desk lamp", "price": 9.5}).encode(),
+        headers={"Content-Type": "application/json"}, method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.load(response)["result"] == "created"
+    found = http_json(port, "/products/_search", {"query": {"match": {"title": "lamp"}}})["hits"]
+    assert found["total"]["value"] == 1
+    assert found["hits"][0]["_id"] == "p1" and found["hits"][0]["_source"]["price"] == 9.5
+    assert http_json(port, "/products/_count")["count"] == 1
+
+
 CHECKS: dict[str, Callable[[Any, Component], None]] = {
     "postgres": check_postgres,
     "mysql": check_mysql,
@@ -856,6 +939,9 @@ CHECKS: dict[str, Callable[[Any, Component], None]] = {
     "kafka": check_kafka,
     "jaeger": check_jaeger,
     "keycloak": check_keycloak,
+    "neo4j": check_neo4j,
+    "solr": check_solr,
+    "elasticsearch": check_elasticsearch,
 }
 
 

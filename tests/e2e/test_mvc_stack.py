@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import socket
 import subprocess
@@ -27,6 +28,8 @@ COMBINATIONS = [
     ("envoy", "postgres"),
     ("haproxy", "postgres"),
     ("nginx", "mysql"),
+    ("nginx", "mongodb"),
+    ("haproxy", "mongodb"),
 ]
 RATE_LIMIT = 40
 
@@ -98,6 +101,8 @@ def _db_value(docker_client: Any, project: Path, name: str, engine: str, sql: st
         if "=" in line and not line.startswith("#")
     )
     container = docker_client.containers.get(f"{name}-db-1")
+    if engine == "mongodb":
+        return _mongo_value(container, env, sql)
     if engine == "postgres":
         command = ["psql", "-U", "app", "-d", "app", "-tAc", sql]
     else:
@@ -105,6 +110,33 @@ def _db_value(docker_client: Any, project: Path, name: str, engine: str, sql: st
     code, output = container.exec_run(command)
     assert code == 0, output.decode()
     return str(output.decode().strip())
+
+
+def _mongosh(container: Any, env: dict[str, str], script: str, user: str = "app") -> tuple[int, str]:
+    """Run `script` with mongosh in the db container, as the app user (db `app`) or as root."""
+    if user == "app":
+        login = ["--username", "app", "--password", env["MONGO_APP_PASSWORD"],
+                 "--authenticationDatabase", "app"]
+    else:
+        login = ["--username", "root", "--password", env["MONGO_ROOT_PASSWORD"],
+                 "--authenticationDatabase", "admin"]
+    code, out = container.exec_run(["mongosh", "--quiet", *login, "app", "--eval", script])
+    return code, out.decode().strip()
+
+
+def _mongo_value(container: Any, env: dict[str, str], sql: str) -> str:
+    """The two queries the test asks in SQL, answered from the `products` collection as the app."""
+    title = re.fullmatch(r"SELECT title FROM (\w+) WHERE id = '([^']+)'", sql)
+    count = re.fullmatch(r"SELECT COUNT\(\*\) FROM (\w+) WHERE id = '([^']+)'", sql)
+    if title:
+        script = f"print(db.{title[1]}.findOne({{_id: ObjectId('{title[2]}')}}).title)"
+    elif count:
+        script = f"print(db.{count[1]}.countDocuments({{_id: ObjectId('{count[2]}')}}))"
+    else:
+        raise AssertionError(f"no MongoDB query for {sql!r}")
+    code, out = _mongosh(container, env, script)
+    assert code == 0, out
+    return out.splitlines()[-1]
 
 
 def _app_user_is_confined(docker_client: Any, project: Path, name: str, engine: str) -> None:
@@ -123,6 +155,28 @@ def _app_user_is_confined(docker_client: Any, project: Path, name: str, engine: 
         code, out = as_app("app", "SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles "
                                   "WHERE rolname = current_user")
         assert code == 0 and out.strip() == "f", out
+    elif engine == "mongodb":
+        print("\nMongoDB stand-in (FerretDB) has no authorization: the app user's confinement "
+              "is checked statically only")
+        # The user exists in database `app` (not in `admin`), as app-user.js asked, with
+        # readWrite on `app` alone; the app connects as it, not as root.
+        code, out = _mongosh(container, env, "print(JSON.stringify(db.getSiblingDB('app')"
+                                              ".runCommand({usersInfo: 'app'}).users))", user="root")
+        assert code == 0, out
+        users = json.loads(out.splitlines()[-1])
+        assert [(u["user"], u["db"]) for u in users] == [("app", "app")], users
+        code, out = _mongosh(container, env, "print(JSON.stringify(db.getSiblingDB('admin')"
+                                              ".runCommand({usersInfo: 'app'}).users))", user="root")
+        assert code == 0 and json.loads(out.splitlines()[-1]) == [], out
+        code, out = _mongosh(container, env, "print(db.runCommand({connectionStatus: 1}).ok)")
+        assert code == 0 and out.splitlines()[-1] == "1", out
+        init = (project / "db" / "app-user.js").read_text()
+        assert 'roles: [{ role: "readWrite", db: name }]' in init, init
+        app_env = container.client.containers.get(f"{name}-app-1").attrs["Config"]["Env"]
+        url = next(v.split("=", 1)[1] for v in app_env if v.split("=", 1)[1].startswith("mongodb://"))
+        assert url.startswith("mongodb://app:") and "authSource=app" in url and "root" not in url, url
+        code, out = _mongosh(container, {**env, "MONGO_APP_PASSWORD": "wrong"}, "print(1)")
+        assert code != 0 and "Authentication failed" in out, out
     else:
         def as_app_mysql(sql: str) -> tuple[int, str]:
             code, out = container.exec_run(["mysql", "-uapp", f"-p{env['MYSQL_PASSWORD']}",

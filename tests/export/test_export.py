@@ -187,7 +187,7 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
     env = {e["name"]: e for e in container["env"]}
     url = env["APP_DATABASE_URL"]["value"]
-    secret = re.fullmatch(r"postgresql://app:\$\((\w+)\)@db:5432/app", url)
+    secret = re.fullmatch(r"mongodb://app:\$\((\w+)\)@db:27017/app\?authSource=app", url)
     assert secret, url
     names = [e["name"] for e in container["env"]]
     assert names.index(secret.group(1)) < names.index("APP_DATABASE_URL")
@@ -472,7 +472,7 @@ def test_a_changed_config_file_rolls_its_pods(projects: dict[str, Path], tmp_pat
     project = tmp_path / "project"
     shutil.copytree(projects["mvc"], project)
     before = hashes(project)
-    script = project / "db" / "app-user.sh"
+    script = project / "db" / "app-user.js"
     script.write_text(script.read_text() + "\n# edited\n")
     assert hashes(project)["archgen.io/config-hash"] != before["archgen.io/config-hash"]
 
