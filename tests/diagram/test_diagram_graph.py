@@ -83,8 +83,8 @@ def test_edges_in_json_have_protocol_port_and_kind() -> None:
     data = _json(example("mvc"))
     assert data["schema"] == "archgen.diagram/1"
     edge = next(e for e in data["edges"] if e["target"] == "db")
-    assert edge == {"source": "app", "target": "db", "label": "PostgreSQL :5432",
-                    "protocol": "PostgreSQL", "port": 5432, "kind": "flow"}
+    assert edge == {"source": "app", "target": "db", "label": "MongoDB :27017",
+                    "protocol": "MongoDB", "port": 27017, "kind": "flow"}
     node = next(n for n in data["nodes"] if n["id"] == "proxy")
     assert node["ports"][1] == {"name": "https", "container": 8443, "published": 8443,
                                 "bind": "127.0.0.1"}
@@ -117,7 +117,7 @@ def test_context_level_shows_users_the_system_and_its_published_ports() -> None:
 def test_deployment_level_adds_volumes_and_bound_ports() -> None:
     diagram = build_diagram(example("mvc"), level="deployment")
     nodes = {n.id: n for n in diagram.nodes}
-    assert nodes["vol:db-data"].subtitle == "volume · /var/lib/postgresql/data"
+    assert nodes["vol:db-data"].subtitle == "volume · /data/db"
     assert nodes["vol:db-data"].cluster == "tier:data"  # beside the database that mounts it
     assert ("db", "vol:db-data", "") in _edges(diagram)
     assert ("ext:users", "proxy", "HTTPS 127.0.0.1:8443->8443") in _edges(diagram)
