@@ -20,7 +20,7 @@ from tests.export.kube import (
     validate,
     validate_istio,
 )
-from tests.helpers import EXAMPLES, in_ci, mvc_spec
+from tests.helpers import EXAMPLES, mvc_spec, unavailable
 
 SCALED_POSTGRES: dict[str, Any] = {
     "name": "ledger", "architecture": "scaled",
@@ -134,7 +134,7 @@ def test_helm_values_change_the_rendering(exports: dict[str, Path], tmp_path: Pa
 def test_kustomize_overlays_build(exports: dict[str, Path], overlay: str, replicas: int) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        (pytest.fail if in_ci() else pytest.skip)("no kubectl to run `kubectl kustomize` with")
+        unavailable("no kubectl to run `kubectl kustomize` with")
     folder = exports["scaled-kubernetes"] / "overlays" / overlay
     done = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True,
                           timeout=120)
@@ -391,7 +391,7 @@ def test_values_substitution_matches_helm_template(exports: dict[str, Path]) -> 
     from tests.export.kube import helm_binary, substitute
 
     if helm_binary() is None:
-        pytest.skip("no helm binary: the substitution helper is what renders the chart")
+        unavailable("no helm binary: the substitution helper is what renders the chart")
     chart = exports["scaled-postgres-helm"]
     _, by_helm = render_chart(chart, "demo")
     values = yaml.safe_load((chart / "values.yaml").read_text())

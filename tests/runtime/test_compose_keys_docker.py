@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import CliResult
+from tests.helpers import CliResult, unavailable
 from tests.runtime.dockerkit import ComposeProject, service
 
 pytest_plugins = ["tests.runtime.docker_fixtures"]
@@ -72,7 +72,7 @@ def _exec(project: ComposeProject, container_id: str, *command: str) -> str:
 
 def test_issue15_keys_run_on_the_engine(cli: Cli, project: ComposeProject) -> None:
     if not project.engine.image_id(STANDIN):
-        pytest.skip(f"stand-in image {STANDIN} is not built")
+        unavailable(f"stand-in image {STANDIN} is not built (scripts/standin-images builds it)")
     _write(project)
     result = cli(*project.args("up", "--wait"))
     assert result.exit_code == 0, result.stderr
