@@ -20,7 +20,7 @@ from archgen.model.workload import (
     Workload,
     healthy,
 )
-from archgen.variables import APP_LOG_LEVEL, REDIS_PASSWORD, EnvValue, Var
+from archgen.variables import APP_LOG_LEVEL, REDIS_PASSWORD, EnvValue
 
 TIERS = ("edge", "application", "data", "platform")
 
@@ -349,7 +349,3 @@ def job_workload(name: str, node: str, kind: str, *, entrypoint: tuple[str, ...]
 
 def completed(service: str) -> Dependency:
     return Dependency(service, COMPLETED)
-
-
-def secret_names(*variables: Var) -> list[str]:
-    return [v.name for v in variables]

@@ -113,9 +113,5 @@ class Workload:
         return tuple(m.source for m in self.mounts if m.is_volume)
 
 
-def env(*pairs: tuple[str, EnvValue]) -> tuple[tuple[str, EnvValue], ...]:
-    return tuple(pairs)
-
-
 def healthy(*services: str) -> tuple[Dependency, ...]:
     return tuple(Dependency(s, HEALTHY) for s in services)

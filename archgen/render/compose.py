@@ -67,7 +67,7 @@ class _Body:
         self.lines.append(f"{indent}{text}")
 
 
-def service_lines(workload: Workload, project: str) -> list[str]:
+def service_lines(workload: Workload) -> list[str]:
     """The body of one compose service (indented under `services:`)."""
     body = _Body(workload)
     w = workload
@@ -160,13 +160,12 @@ def env_variables(architecture: Architecture) -> list[Var]:
 
 def compose_data(architecture: Architecture) -> dict[str, Any]:
     """What the `compose` part prints: each service's comment and body, networks, volumes."""
-    project = architecture.name
     services = []
     volumes: list[str] = []
     for workload in architecture.workloads:
         comment = [line for text in workload.comment for line in _comment(text, "  ")]
         services.append({"name": workload.name, "comment": comment,
-                         "body": "\n".join(service_lines(workload, project))})
+                         "body": "\n".join(service_lines(workload))})
         volumes += [v for v in workload.volumes if v not in volumes]
     variables = [{"name": v.name, "value": v.default or "", "comment": v.comment}
                  for v in env_variables(architecture)]

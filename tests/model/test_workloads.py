@@ -105,7 +105,7 @@ def test_scalars_that_yaml_could_misread_are_quoted(text: str) -> None:
 
 def test_the_writer_prints_a_workloads_comments_above_its_keys() -> None:
     edge = next(w for w in _model("mvc-mysql-haproxy").workloads if w.name == "proxy")
-    lines = service_lines(edge, "shop")
+    lines = service_lines(edge)
     user = lines.index('    user: "0"')
     assert lines[user - 1].lstrip().startswith("# Starts as root only to read the 0600 TLS key")
 
@@ -128,7 +128,7 @@ def test_every_workload_carries_its_catalog_hardening(name: str) -> None:
 def test_the_compose_file_carries_every_workloads_hardening(name: str) -> None:
     architecture = _model(name)
     for workload in architecture.workloads:
-        body = yaml.safe_load("\n".join(service_lines(workload, "shop")))
+        body = yaml.safe_load("\n".join(service_lines(workload)))
         assert body["cap_drop"] == ["ALL"]
         assert body["security_opt"] == ["no-new-privileges:true"]
         assert body.get("cap_add", []) == list(workload.security.cap_add)
