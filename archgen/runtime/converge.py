@@ -106,6 +106,9 @@ class _Converger:
         self.waiter = Waiter(engine, self.cancel, None, options.timeout)
         self.started = {name: threading.Event() for name in project.active}
         self.failed: dict[str, BaseException] = {}
+        # `--wait`: containers that only had to be running (no healthcheck, nothing awaits
+        # them): (service, container id, name, is a job), checked once more at the end.
+        self.running_only: list[tuple[str, str, str, bool]] = []
         self.states: dict[str, str] = {}
         self.containers: dict[str, list[tuple[str, str]]] = {}
         self.actions: dict[str, list[dict[str, str]]] = {}
@@ -145,6 +148,8 @@ class _Converger:
                     "interrupted: stopped waiting; containers already started were left as they are",
                     hint="`archgen status` shows them, `archgen up` continues, `archgen down` removes them",
                 )
+            if self.options.wait and not self.failed:
+                self._still_running()
             if self.failed:
                 raise self._failure()
             if crashed:
@@ -364,7 +369,26 @@ class _Converger:
             return
         for container_id, container in pairs:
             self.waiter.running(container_id, container, job=service.is_job)
+            with self._lock:
+                self.running_only.append((service.name, container_id, container, service.is_job))
         self._set(service.name, "running")
+
+    def _still_running(self) -> None:
+        """`--wait`: fail for a container seen running that has exited since.
+
+        A job that exits non-zero right after its start was "running" when first looked at;
+        `docker compose up --wait` reports it as failed, so does archgen.
+        """
+        for service, container_id, container, job in self.running_only:
+            state = self.engine.inspect(container_id).get("State") or {}
+            if state.get("Status") not in ("exited", "dead"):
+                continue
+            code = int(state.get("ExitCode") or 0)
+            if job and code == 0:
+                continue
+            error = WaitFailure(container, container_id, f"exited with code {code}", exit_code=code)
+            self.failed.setdefault(service, error)
+            self._set(service, "failed", _short_reason(error))
 
     def _has_healthcheck(self, container_id: str) -> bool:
         config = (self.engine.inspect(container_id).get("Config") or {}).get("Healthcheck") or {}
