@@ -154,6 +154,11 @@ def edge_block(role: str, block: dict[str, Any], upstreams: list[dict[str, Any]]
     }
 
 
+def catalog_ports(kind: str) -> tuple[Port, ...]:
+    """The ports a component of `kind` serves (none published)."""
+    return tuple(Port(name, number) for name, number in CATALOG[kind].ports.items())
+
+
 def edge_ports(block: dict[str, Any], entry: Component) -> tuple[Port, ...]:
     return (
         Port("http", entry.ports["http"], block["http_port"], block["bind"]),

@@ -6,7 +6,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG
-from archgen.model.common import APP_PORT, DEFAULTS, edge_block, edge_ports, merged
+from archgen.model.common import APP_PORT, DEFAULTS, catalog_ports, edge_block, edge_ports, merged
 from archgen.model.graph import Architecture, Edge, Node, Port
 
 _TOOL_TYPES = {"prometheus": "metrics", "grafana": "dashboards", "jaeger": "tracing"}
@@ -15,7 +15,7 @@ _TOOL_TYPES = {"prometheus": "metrics", "grafana": "dashboards", "jaeger": "trac
 def _catalog_node(node_id: str, kind: str, node_type: str, tier: str, label: str) -> Node:
     entry = CATALOG[kind]
     return Node(node_id, kind, node_type, tier, label, entry.image,
-                tuple(Port(n, p) for n, p in entry.ports.items()),
+                catalog_ports(kind),
                 volume=f"{node_id}-data" if entry.data_path else None)
 
 

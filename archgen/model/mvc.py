@@ -14,6 +14,7 @@ from archgen.model.common import (
     app_context,
     app_settings,
     app_workload,
+    catalog_ports,
     data_context,
     edge_block,
     edge_ports,
@@ -77,9 +78,9 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
         Node("app", "python", "app", "application", "app (FastAPI)", app["image"],
              (Port("http", APP_PORT),)),
         Node("db", engine, "database", "data", engine, CATALOG[engine].image,
-             tuple(Port(n, p) for n, p in CATALOG[engine].ports.items())),
+             catalog_ports(engine)),
         Node("redis", "redis", "cache", "data", "redis", CATALOG["redis"].image,
-             tuple(Port(n, p) for n, p in CATALOG["redis"].ports.items())),
+             catalog_ports("redis")),
     )
     edges = (
         Edge("proxy", "app", "HTTP", APP_PORT),

@@ -14,6 +14,7 @@ from archgen.model.common import (
     app_context,
     app_settings,
     app_workload,
+    catalog_ports,
     completed,
     data_context,
     edge_block,
@@ -267,8 +268,8 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
     db_label = (f"{engine} replica set ×{members}" if engine == "mongodb"
                 else f"{engine} primary + {members - 1} replica(s)" if members > 1 else engine)
     db_entry = CATALOG[engine]
-    db_ports = tuple(Port(n, p) for n, p in db_entry.ports.items())
-    redis_ports = tuple(Port(n, p) for n, p in CATALOG["redis"].ports.items())
+    db_ports = catalog_ports(engine)
+    redis_ports = catalog_ports("redis")
     nodes: list[Node] = [
         Node("lb", balancer["kind"], "load_balancer", "edge",
              f"{balancer['kind']} load balancer ({balancer['algorithm']})", entry.image,
