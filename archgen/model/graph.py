@@ -61,6 +61,9 @@ class Architecture:
     workloads: tuple[Workload, ...] = ()
     networks: tuple[str, ...] = ()
     parts: tuple[tuple[str, str], ...] = ()  # (shared part, folder it renders into), in order
+    # Parts rendered once more per instance (a microservice): (part, folder, the keys of
+    # `arch` this instance replaces, such as its own `app` and `database`), after `parts`.
+    instances: tuple[tuple[str, str, dict[str, Any]], ...] = ()
 
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)

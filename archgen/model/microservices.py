@@ -6,10 +6,29 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG
-from archgen.model.common import APP_PORT, DEFAULTS, catalog_ports, edge_block, edge_ports, merged
+from archgen.model._services import (
+    ORCHESTRATOR,
+    bus_workload,
+    database_context,
+    service_context,
+    service_workloads,
+)
+from archgen.model.common import (
+    APP_PORT,
+    BACKEND,
+    DEFAULTS,
+    FRONTEND,
+    catalog_ports,
+    edge_block,
+    edge_ports,
+    edge_workload,
+    merged,
+    seconds,
+)
 from archgen.model.graph import Architecture, Edge, Node, Port
+from archgen.model.workload import Workload
 
-_TOOL_TYPES = {"prometheus": "metrics", "grafana": "dashboards", "jaeger": "tracing"}
+PARTS = (("compose", "."), ("edge", "."), ("delivery", "."))
 
 
 def _catalog_node(node_id: str, kind: str, node_type: str, tier: str, label: str) -> Node:
@@ -23,59 +42,106 @@ def service_database_id(service: str) -> str:
     return f"{service}-db"
 
 
+def _routes(services: list[dict[str, Any]], has_sagas: bool) -> list[dict[str, Any]]:
+    """The gateway's routes: `/api/<service>/…` to that service, prefix stripped."""
+    names = [s["name"] for s in services] + ([ORCHESTRATOR] if has_sagas else [])
+    return [{"name": name, "prefix": f"/api/{name}/", "host": name, "port": APP_PORT,
+             # The orchestrator's paths keep their `/sagas/` segment: /api/sagas/x -> /sagas/x.
+             "rewrite": "/sagas/" if name == ORCHESTRATOR else "/"} for name in names]
+
+
+def _events(services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every event type a service publishes or consumes, with who does which."""
+    names: list[str] = []
+    for service in services:
+        names += [e for e in [*service.get("publishes", []), *service.get("consumes", [])]
+                  if e not in names]
+    return [{"name": name,
+             "publishers": [s["name"] for s in services if name in s.get("publishes", [])],
+             "consumers": [s["name"] for s in services if name in s.get("consumes", [])]}
+            for name in names]
+
+
+def _rate_limit(spec: dict[str, Any]) -> dict[str, int] | None:
+    cache = spec.get("cache")
+    limit = cache.get("rate_limit") if isinstance(cache, dict) else None
+    if not isinstance(limit, dict):
+        return None
+    merged_limit = {**DEFAULTS["cache"]["rate_limit"], **limit}
+    return {"requests": int(merged_limit["requests"]),
+            "window_seconds": seconds(merged_limit["window"])}
+
+
 def resolve_microservices(spec: dict[str, Any]) -> Architecture:
+    name = spec["name"]
     gateway = merged(spec, "gateway")
     bus = merged(spec, "bus")
-    auth = merged(spec, "auth")
-    observability = list(spec.get("observability", DEFAULTS["observability"]))
     entry = CATALOG[gateway["kind"]]
     bus_entry = CATALOG[bus["kind"]]
+    sagas = [{"name": s["name"], "mode": s.get("mode", "orchestration"),
+              "steps": [{"service": st["service"], "action": st["action"],
+                         "compensate": st.get("compensate")} for st in s["steps"]]}
+             for s in spec.get("sagas") or []]
     # A bus when the spec names one or has sagas to carry (kafka unless `bus.kind` says).
-    has_bus = bool(spec.get("bus") or spec.get("sagas"))
+    has_bus = bool(spec.get("bus") or sagas)
+    bus_context = ({"kind": bus["kind"], "service": "bus", "image": bus_entry.image,
+                    "port": bus_entry.main_port} if has_bus else None)
+    services = [{**DEFAULTS["service"], **raw} for raw in spec["services"]]
+    routes = _routes(services, bool(sagas))
+    edge = edge_block("gateway", gateway, [{"name": r["name"], "host": r["host"],
+                                             "port": r["port"], "weight": 1} for r in routes])
+    edge["routes"] = routes
+    edge["rate_limit"] = _rate_limit(spec)
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",
              entry.image, edge_ports(gateway, entry)),
         *([_catalog_node("bus", bus["kind"], "bus", "platform", bus["kind"])] if has_bus else []),
-        _catalog_node("keycloak", "keycloak", "identity", "platform", "keycloak"),
     ]
-    edges: list[Edge] = [Edge("gateway", "keycloak", "OIDC")]
-    services = []
-    for raw in spec["services"]:
-        service = {**DEFAULTS["service"], **raw}
-        name = service["name"]
-        services.append(service)
-        nodes.append(Node(name, "python", "service", "application",
-                          f"{name} ×{service['replicas']}" if service["replicas"] > 1 else name,
-                          CATALOG["python"].image, (Port("http", APP_PORT),),
-                          replicas=service["replicas"]))
-        edges.append(Edge("gateway", name, "HTTP", APP_PORT))
+    edges: list[Edge] = []
+    workloads: list[Workload] = [edge_workload(edge, tuple(r["name"] for r in routes))]
+    if bus_context:
+        workloads.append(bus_workload(bus_context))
+    networks = [FRONTEND, BACKEND]
+    instances: list[tuple[str, str, dict[str, Any]]] = []
+    contexts = []
+    owners = [(s["name"], s["database"], s) for s in services]
+    if sagas:
+        owners.append((ORCHESTRATOR, "postgres", None))
+    for owner, engine, service in owners:
+        database = database_context(owner, engine)
+        app = service_context(owner, service, sagas, spec)
+        app["store"] = {"engine": engine, "service": database["service"]}
+        contexts.append(app)
+        label = "saga orchestrator" if service is None else owner
+        nodes.append(Node(owner, "python", "service", "application", label,
+                          CATALOG["python"].image, (Port("http", APP_PORT),)))
+        edges.append(Edge("gateway", owner, "HTTP", APP_PORT))
         if has_bus:
-            edges.append(Edge(name, "bus", bus_entry.protocol, bus_entry.main_port))
-        edges.append(Edge(name, "keycloak", "OIDC"))
-        if service["database"] != "none":
-            db_id = service_database_id(name)
-            db_entry = CATALOG[service["database"]]
-            nodes.append(_catalog_node(db_id, service["database"], "cache"
-                                       if service["database"] == "redis" else "database", "data",
-                                       f"{service['database']} ({name})"))
-            edges.append(Edge(name, db_id, db_entry.protocol, db_entry.main_port))
-        for target in service.get("depends_on") or []:
-            edges.append(Edge(name, target, "HTTP", APP_PORT))
-        if "jaeger" in observability:
-            edges.append(Edge(name, "jaeger", "OTLP", CATALOG["jaeger"].ports["otlp-grpc"]))
-        if "prometheus" in observability:
-            edges.append(Edge("prometheus", name, "HTTP", APP_PORT))
-    for tool in observability:
-        nodes.append(_catalog_node(tool, tool, _TOOL_TYPES[tool], "platform", tool))
-    if "grafana" in observability and "prometheus" in observability:
-        edges.append(Edge("grafana", "prometheus", "HTTP", CATALOG["prometheus"].main_port))
+            edges.append(Edge(owner, "bus", bus_entry.protocol, bus_entry.main_port))
+        if engine != "none":
+            db_id = service_database_id(owner)
+            nodes.append(_catalog_node(db_id, engine, "cache" if engine == "redis" else
+                                       "database", "data", f"{engine} ({owner})"))
+            edges.append(Edge(owner, db_id, CATALOG[engine].protocol, CATALOG[engine].main_port))
+            networks.append(database["network"])
+        for target in (service or {}).get("depends_on") or []:
+            edges.append(Edge(owner, target, "HTTP", APP_PORT))
+        workloads += service_workloads(name, app, database, bus_context, edge,
+                                       (service or {}).get("depends_on") or [])
+        instances.append(("app", app["dir"], {"app": app, "database": database}))
+        if engine in ("postgres", "mongodb"):
+            instances.append(("data", app["dir"], {"database": database}))
     context = {
-        "name": spec["name"], "architecture": "microservices", "archgen_version": __version__,
-        "gateway": edge_block("gateway", gateway, []),
-        "bus": ({"kind": bus["kind"], "image": bus_entry.image, "port": bus_entry.main_port}
-                if has_bus else None),
-        "auth": {"provider": auth["provider"], "realm": auth.get("realm") or spec["name"]},
-        "services": services, "sagas": list(spec.get("sagas") or []),
-        "observability": observability,
+        "name": name, "architecture": "microservices", "archgen_version": __version__,
+        "description": spec.get("description"),
+        "edge": edge, "gateway": edge, "bus": bus_context,
+        # The top-level app / database are the first service's (the delivery part's smoke
+        # test); each service's own are handed to its instance of the app part.
+        "app": contexts[0], "database": instances[0][2]["database"], "cache": None,
+        "services": contexts, "sagas": sagas, "events": _events(services),
+        "delivery": {"integration_test": None, "spread": False,
+                     "tests": [{"name": c["name"], "dir": c["dir"], "service": f"{c['service']}-test"}
+                               for c in contexts]},
     }
-    return Architecture(spec["name"], "microservices", tuple(nodes), tuple(edges), context)
+    return Architecture(name, "microservices", tuple(nodes), tuple(edges), context,
+                        tuple(workloads), tuple(networks), PARTS, tuple(instances))

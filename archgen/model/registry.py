@@ -39,9 +39,9 @@ REGISTRY: dict[str, ArchitectureEntry] = {
             resolve_scaled, "scaled", renders=True, uses_entities=True),
         ArchitectureEntry(
             "microservices",
-            "an API gateway; services each owning a database; Kafka or RabbitMQ with sagas; "
-            "Keycloak; Prometheus, Grafana and Jaeger",
-            resolve_microservices, "microservices", renders=False, uses_entities=False),
+            "an API gateway (envoy, nginx); services each owning a database; Kafka or RabbitMQ "
+            "with a transactional outbox; sagas with compensations",
+            resolve_microservices, "microservices", renders=True, uses_entities=True),
     )
 }
 

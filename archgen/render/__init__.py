@@ -155,9 +155,13 @@ class Renderer:
         context = dict(self.architecture.context)
         context["diagram_mermaid"] = _mermaid(self.architecture)
         context["compose"] = compose_data(self.architecture)
-        for template, folder in [(self.blueprint, "."), *self._parts()]:
+        runs = [(template, folder, context) for template, folder in
+                [(self.blueprint, "."), *self._parts()]]
+        runs += [(template, folder, {**context, **overrides})
+                 for template, folder, overrides in self._instances()]
+        for template, folder, data in runs:
             try:
-                run_copy(template, destination / folder, {"arch": context})
+                run_copy(template, destination / folder, {"arch": data})
             except Exception as error:  # Copier raises many kinds; none may escape half-done
                 raise RenderError(f"rendering the blueprint {template.name} failed: "
                                   f"{type(error).__name__}: {error}") from error
@@ -172,6 +176,12 @@ class Renderer:
         """The shared parts (blueprints/_parts/<name>) the model asks for, with their folders."""
         root = self.blueprint.parent / "_parts"
         return [(root / name, folder) for name, folder in self.architecture.parts]
+
+    def _instances(self) -> list[tuple[Path, str, dict[str, Any]]]:
+        """The parts rendered once per instance (each microservice), with what each replaces."""
+        root = self.blueprint.parent / "_parts"
+        return [(root / name, folder, overrides)
+                for name, folder, overrides in self.architecture.instances]
 
     def _compare(self, staged: Path, *, include_private: bool) -> RenderResult:
         result = RenderResult(self.target, self.spec.architecture)

@@ -1,0 +1,291 @@
+"""The microservices' workloads: each service, the database it owns, the bus, the orchestrator."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from archgen.catalog import CATALOG, app_url, server_environment
+from archgen.model.common import (
+    APP_PORT,
+    BACKEND,
+    DEFAULTS,
+    FRONTEND,
+    app_workload,
+    entity,
+    hardened,
+    healthcheck,
+    init_mounts,
+    redis_workload,
+    server_workload,
+    snake,
+)
+from archgen.model.workload import Mount, Workload, healthy
+from archgen.variables import APP_LOG_LEVEL, EnvValue, Text, Var, text
+
+ORCHESTRATOR = "sagas"
+DEFAULT_FIELDS = DEFAULTS["app"]["entities"][0]["fields"]
+_RESERVED_ENTITIES = {"health", "healthz", "readyz", "whoami", "docs", "openapi", "api"}
+FAULT_INJECTION = Var("APP_FAULT_INJECTION", default="false",
+                      comment="true lets a saga's start body carry fail_at (tests and demos only).")
+BUS_RETRIES = Var("APP_BUS_RETRIES", default="3",
+                  comment="Attempts at a consumed message before it goes to the dead-letter queue.")
+BUS_BACKOFF = Var("APP_BUS_RETRY_BACKOFF_MS", default="200",
+                  comment="First wait between those attempts (doubled each time).")
+RABBITMQ_USER = Var("RABBITMQ_USER", comment="The bus's only user (RabbitMQ), not guest.")
+RABBITMQ_PASSWORD = Var("RABBITMQ_PASSWORD", comment="Its password.")
+NEO4J_PASSWORD = Var("NEO4J_PASSWORD", comment="Neo4j's neo4j user.")
+# One cluster id for the single KRaft node: `kafka-storage format` needs one on first start.
+KAFKA_CLUSTER_ID = "archgen-kafka-cluster-0"
+
+
+def singular(name: str) -> str:
+    """`orders` → `order`, `stories` → `story`: the default entity of a service."""
+    if name.endswith("ies") and len(name) > 3:
+        return name[:-3] + "y"
+    if name.endswith(("ses", "xes")) and len(name) > 3:
+        return name[:-2]
+    if name.endswith("s") and not name.endswith("ss") and len(name) > 1:
+        return name[:-1]
+    return name
+
+
+def _default_entities(name: str) -> list[dict[str, Any]]:
+    chosen = singular(name)
+    if chosen in _RESERVED_ENTITIES:
+        chosen = "item"
+    return [{"name": chosen, "fields": DEFAULT_FIELDS}]
+
+
+def _steps(owner: str, sagas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The saga steps `owner` performs, once per action."""
+    steps: dict[str, dict[str, Any]] = {}
+    for saga in sagas:
+        for step in saga["steps"]:
+            if step["service"] == owner and step["action"] not in steps:
+                steps[step["action"]] = {"saga": saga["name"], "action": step["action"],
+                                         "compensate": step["compensate"]}
+    return list(steps.values())
+
+
+def service_context(owner: str, service: dict[str, Any] | None, sagas: list[dict[str, Any]],
+                    spec: dict[str, Any]) -> dict[str, Any]:
+    """`arch.app` of one service (or of the orchestrator when `service` is None)."""
+    python = CATALOG["python"]
+    raw_entities = (service or {}).get("entities") or ([] if service is None
+                                                        else _default_entities(owner))
+    return {
+        "service": owner,
+        "name": owner,
+        "dir": f"services/{owner}",
+        "role": "orchestrator" if service is None else "service",
+        "image": python.image,
+        "python_version": python.tag.split("-")[0].rsplit(".", 1)[0],
+        "port": APP_PORT,
+        "user": python.user,
+        "api": list((service or {}).get("api") or ["rest"]),
+        "entities": [entity(e) for e in raw_entities],
+        "healthcheck": healthcheck("python"),
+        "publishes": list((service or {}).get("publishes") or []),
+        "consumes": list((service or {}).get("consumes") or []),
+        "depends_on": list((service or {}).get("depends_on") or []),
+        "steps": [] if service is None else _steps(owner, sagas),
+        "sagas": sagas if service is None else [],
+        "project": spec["name"],
+    }
+
+
+def database_context(owner: str, engine: str) -> dict[str, Any]:
+    """`arch.database` of one service: the store only it reaches, on its own network."""
+    name = snake(owner)
+    if engine == "none":
+        return {"engine": "none", "service": None, "image": None, "port": None, "name": name,
+                "user": None, "data_path": None, "healthcheck": None, "network": None}
+    entry = CATALOG[engine]
+    return {"engine": engine, "service": f"{owner}-db", "image": entry.image,
+            "port": entry.main_port, "name": name, "user": "app", "data_path": entry.data_path,
+            "healthcheck": healthcheck(engine), "network": f"{owner}-data"}
+
+
+# -- secrets: one set per database, so no service holds another's credentials -----------------
+
+def _prefix(owner: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", owner.upper()) + "_"
+
+
+def _scoped_value(value: EnvValue, prefix: str, owner: str) -> EnvValue:
+    def scope(var: Var) -> Var:
+        if not var.secret:
+            return var
+        comment = f"{owner}: {var.comment}" if var.comment else f"{owner}'s database."
+        return Var(prefix + var.name, None, comment)
+
+    if isinstance(value, Var):
+        return scope(value)
+    if isinstance(value, Text):
+        return Text(tuple(scope(p) if isinstance(p, Var) else p for p in value.parts))
+    return value
+
+
+def scoped(environment: tuple[tuple[str, EnvValue], ...], owner: str
+           ) -> tuple[tuple[str, EnvValue], ...]:
+    """The same variables read from `.env` under `<OWNER>_…` names (the container's stay)."""
+    prefix = _prefix(owner)
+    return tuple((key, _scoped_value(value, prefix, owner)) for key, value in environment)
+
+
+def _database_url(database: dict[str, Any]) -> EnvValue | None:
+    engine = database["engine"]
+    where = f"{database['service']}:{database['port']}"
+    if engine in ("postgres", "mysql", "mongodb"):
+        return app_url(engine, [where], database["name"], database["user"])
+    if engine == "redis":
+        return app_url("redis", [where], "0", "")
+    if engine == "neo4j":
+        return text("bolt://neo4j:", NEO4J_PASSWORD, f"@{where}")
+    if engine in ("elasticsearch", "solr"):
+        path = f"/solr/{database['name']}" if engine == "solr" else ""
+        return f"http://{where}{path}"
+    return None
+
+
+def _database_workload(owner: str, database: dict[str, Any]) -> Workload:
+    engine = database["engine"]
+    service = database["service"]
+    folder = f"./services/{owner}/"
+    if engine == "redis":
+        workload = redis_workload(service)
+    elif engine in ("postgres", "mysql", "mongodb"):
+        mounts = tuple(replace(m, source=m.source.replace("./", folder, 1))
+                       for m in init_mounts(engine))
+        workload = server_workload(service, service, engine,
+                                   environment=server_environment(engine, database["name"],
+                                                                  database["user"]),
+                                   mounts=mounts, memory="1G" if engine == "mongodb" else "512M")
+    elif engine == "neo4j":
+        workload = server_workload(
+            service, service, engine, memory="1G",
+            environment=(("NEO4J_AUTH", text("neo4j/", NEO4J_PASSWORD)),
+                         ("NEO4J_server_memory_heap_max__size", "512m")),
+            comment=("Neo4j community has one user and no roles: its own network, joined by "
+                     f"{owner} alone, is what keeps other services out.",))
+    elif engine == "elasticsearch":
+        workload = server_workload(
+            service, service, engine, memory="1G",
+            environment=(("discovery.type", "single-node"), ("xpack.security.enabled", "false"),
+                         ("ES_JAVA_OPTS", "-Xms256m -Xmx256m")),
+            comment=("No users without X-Pack security: its own network, joined by "
+                     f"{owner} alone, is what keeps other services out.",))
+    else:  # solr
+        workload = server_workload(
+            service, service, engine, memory="1G", command=("solr-precreate", database["name"]),
+            environment=(("SOLR_HEAP", "384m"),),
+            comment=(f"The core `{database['name']}` is created on the first start. Solr has "
+                     f"no users here: its own network, joined by {owner} alone, keeps other "
+                     "services out.",))
+    return replace(workload, environment=scoped(workload.environment, owner),
+                   networks=(database["network"],))
+
+
+def _app_environment(app: dict[str, Any], database: dict[str, Any],
+                     bus: dict[str, Any] | None, edge: dict[str, Any]
+                     ) -> tuple[tuple[str, EnvValue], ...]:
+    url = _database_url(database)
+    bus_env: tuple[tuple[str, EnvValue], ...] = ()
+    if bus is not None:
+        bus_url: EnvValue = (f"{bus['service']}:{bus['port']}" if bus["kind"] == "kafka" else
+                             text("amqp://", RABBITMQ_USER, ":", RABBITMQ_PASSWORD,
+                                  f"@{bus['service']}:{bus['port']}/%2F"))
+        bus_env = (("APP_BUS_KIND", bus["kind"]), ("APP_BUS_URL", bus_url),
+                   ("APP_BUS_RETRIES", BUS_RETRIES), ("APP_BUS_RETRY_BACKOFF_MS", BUS_BACKOFF))
+    return (
+        ("APP_NAME", app["name"]),
+        ("APP_SERVICE_NAME", app["name"]),
+        ("APP_ROLE", app["role"]),
+        ("APP_DB_ENGINE", database["engine"]),
+        # The database's credentials are this service's own (`<OWNER>_…` in .env).
+        *scoped((("APP_DATABASE_URL", url),) if url is not None else (), app["name"]),
+        *bus_env,
+        ("APP_FAULT_INJECTION", FAULT_INJECTION),
+        # Forwarding headers are believed from the gateway only, found by its service name.
+        ("APP_TRUSTED_PROXIES", str(edge["service"])),
+        ("APP_BODY_LIMIT_BYTES", str(edge["body_limit_mb"] * 1048576)),
+        ("APP_LOG_LEVEL", APP_LOG_LEVEL),
+    )
+
+
+def service_workloads(project: str, app: dict[str, Any], database: dict[str, Any],
+                      bus: dict[str, Any] | None, edge: dict[str, Any],
+                      depends_on: list[str]) -> list[Workload]:
+    """One service: its container, its test stage (profile `test`) and the database it owns."""
+    owner = app["name"]
+    environment = _app_environment(app, database, bus, edge)
+    data = [database["service"]] if database["service"] else []
+    needs = healthy(*data, *(["bus"] if bus else []), *depends_on)
+    own_network = (database["network"],) if database["network"] else ()
+    service = replace(
+        app_workload(project, owner, app, environment, needs),
+        networks=(FRONTEND, BACKEND, *own_network),
+        comment=((f"The saga orchestrator: keeps every saga's state in {database['service']} "
+                  "and drives the steps over the bus.",) if app["role"] == "orchestrator" else
+                 (f"Service {owner}: reached through the gateway at /api/{owner}/ (prefix "
+                  "stripped); the only one on the network of its database.",)),
+    )
+    test = replace(
+        app_workload(project, f"{owner}-test", app, environment, healthy(*data, *(["bus"] if bus
+                                                                                 else []))),
+        networks=(BACKEND, *own_network),
+        comment=(f"{owner}'s own test suite, run against its database (a one-shot job in "
+                 f"profile `test`): `make test`.",),
+    )
+    test = replace(test, image=f"{project}-{owner}-test:latest", healthcheck=None, init=False,
+                   profiles=("test",), restart="no", stop_grace_period=None, job=True,
+                   build=replace(test.build, target="test") if test.build else None)
+    workloads = [service, test]
+    if database["service"]:
+        workloads.append(_database_workload(owner, database))
+    return workloads
+
+
+def bus_workload(bus: dict[str, Any]) -> Workload:
+    """Kafka (one KRaft node) or RabbitMQ on the backend network, with its data in a volume."""
+    kind = bus["kind"]
+    entry = CATALOG[kind]
+    assert entry.data_path is not None
+    environment: tuple[tuple[str, EnvValue], ...]
+    if kind == "kafka":
+        environment = (
+            ("KAFKA_NODE_ID", "1"), ("KAFKA_PROCESS_ROLES", "broker,controller"),
+            ("CLUSTER_ID", KAFKA_CLUSTER_ID),
+            ("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://{bus['service']}:9092"),
+            ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"),
+            ("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093"),
+            ("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER"),
+            ("KAFKA_LOG_DIRS", entry.data_path),
+            ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1"),
+            ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1"),
+            ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1"),
+            ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0"),
+            ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "true"),
+            ("KAFKA_HEAP_OPTS", "-Xmx384m -Xms384m"),
+        )
+        comment = ("The bus: one Kafka node (broker and KRaft controller). Plaintext and without "
+                   "users: only the services and the orchestrator join its network.",)
+    else:
+        environment = (("RABBITMQ_DEFAULT_USER", RABBITMQ_USER),
+                       ("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD),
+                       # The node name (and so its data folder) must not follow the container's
+                       # host name, which changes when the container is recreated.
+                       ("RABBITMQ_NODENAME", "rabbit@localhost"))
+        comment = ("The bus: RabbitMQ with one user of random name and password from .env "
+                   "(no guest); only the services and the orchestrator join its network.",)
+    return Workload(
+        name=bus["service"], node="bus", kind=kind, image=entry.image,
+        environment=environment,
+        mounts=(Mount(f"{bus['service']}-data", entry.data_path),),
+        healthcheck=entry.healthcheck, memory="1G",
+        security=hardened(kind),
+        networks=(BACKEND,), stop_grace_period="30s", stateful=True, comment=comment,
+    )
