@@ -68,8 +68,10 @@ def _rate_limit(spec: dict[str, Any]) -> dict[str, int] | None:
     if not isinstance(limit, dict):
         return None
     merged_limit = {**DEFAULTS["cache"]["rate_limit"], **limit}
-    return {"requests": int(merged_limit["requests"]),
-            "window_seconds": seconds(merged_limit["window"])}
+    requests, window = int(merged_limit["requests"]), seconds(merged_limit["window"])
+    # nginx counts in requests per second or minute: the same average, at least 1 a minute.
+    return {"requests": requests, "window_seconds": window,
+            "per_minute": max(1, round(requests * 60 / window))}
 
 
 def resolve_microservices(spec: dict[str, Any]) -> Architecture:
