@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import replace
 from typing import Any
@@ -36,8 +38,6 @@ BUS_BACKOFF = Var("APP_BUS_RETRY_BACKOFF_MS", default="200",
 RABBITMQ_USER = Var("RABBITMQ_USER", comment="The bus's only user (RabbitMQ), not guest.")
 RABBITMQ_PASSWORD = Var("RABBITMQ_PASSWORD", comment="Its password.")
 NEO4J_PASSWORD = Var("NEO4J_PASSWORD", comment="Neo4j's neo4j user.")
-# One cluster id for the single KRaft node: `kafka-storage format` needs one on first start.
-KAFKA_CLUSTER_ID = "archgen-kafka-cluster-0"
 
 
 def singular(name: str) -> str:
@@ -248,7 +248,14 @@ def service_workloads(project: str, app: dict[str, Any], database: dict[str, Any
     return workloads
 
 
-def bus_workload(bus: dict[str, Any]) -> Workload:
+def kafka_cluster_id(project: str) -> str:
+    """A stable KRaft cluster id (16 bytes, base64url) for `kafka-storage format`'s first run."""
+    digest = bytearray(hashlib.sha256(f"archgen-kafka:{project}".encode()).digest()[:16])
+    digest[0] %= 0xD0  # a letter first: an id starting with `-` reads as an option
+    return base64.urlsafe_b64encode(bytes(digest)).decode().rstrip("=")
+
+
+def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
     """Kafka (one KRaft node) or RabbitMQ on the backend network, with its data in a volume."""
     kind = bus["kind"]
     entry = CATALOG[kind]
@@ -257,7 +264,7 @@ def bus_workload(bus: dict[str, Any]) -> Workload:
     if kind == "kafka":
         environment = (
             ("KAFKA_NODE_ID", "1"), ("KAFKA_PROCESS_ROLES", "broker,controller"),
-            ("CLUSTER_ID", KAFKA_CLUSTER_ID),
+            ("CLUSTER_ID", kafka_cluster_id(project)),
             ("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093"),
             ("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://{bus['service']}:9092"),
             ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"),
@@ -273,12 +280,22 @@ def bus_workload(bus: dict[str, Any]) -> Workload:
         )
         comment = ("The bus: one Kafka node (broker and KRaft controller). Plaintext and without "
                    "users: only the services and the orchestrator join its network.",)
+        # The image writes server.properties from the environment at every start.
+        security = replace(hardened(kind), read_only=False,
+                           reason="the image's entrypoint writes /opt/kafka/config/"
+                                  "server.properties from the KAFKA_* variables at every start")
     else:
         environment = (("RABBITMQ_DEFAULT_USER", RABBITMQ_USER),
                        ("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD),
                        # The node name (and so its data folder) must not follow the container's
                        # host name, which changes when the container is recreated.
                        ("RABBITMQ_NODENAME", "rabbit@localhost"))
+        security = replace(hardened(kind), cap_add=("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID",
+                                                    "SETUID"),
+                           # Its log files (the console gets the same lines) and crash dumps.
+                           tmpfs=("/tmp", "/var/log/rabbitmq:mode=1777"),
+                           reason="the entrypoint starts as root to hand /var/lib/rabbitmq to "
+                                  "the rabbitmq user, then drops to it")
         comment = ("The bus: RabbitMQ with one user of random name and password from .env "
                    "(no guest); only the services and the orchestrator join its network.",)
     return Workload(
@@ -286,6 +303,6 @@ def bus_workload(bus: dict[str, Any]) -> Workload:
         environment=environment,
         mounts=(Mount(f"{bus['service']}-data", entry.data_path),),
         healthcheck=entry.healthcheck, memory="1G",
-        security=hardened(kind),
+        security=security,
         networks=(BACKEND,), stop_grace_period="30s", stateful=True, comment=comment,
     )

@@ -102,7 +102,7 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     edges: list[Edge] = []
     workloads: list[Workload] = [edge_workload(edge, tuple(r["name"] for r in routes))]
     if bus_context:
-        workloads.append(bus_workload(bus_context))
+        workloads.append(bus_workload(name, bus_context))
     networks = [FRONTEND, BACKEND]
     instances: list[tuple[str, str, dict[str, Any]]] = []
     contexts = []
