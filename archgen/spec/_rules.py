@@ -233,8 +233,8 @@ class _Checker:
         if isinstance(cache, dict):
             for key, what in _GATEWAY_CACHE.items():
                 if key in cache:
-                    self.add(("cache", key), f"{what} is not used by the microservices "
-                             "architecture: its services keep no Redis cache",
+                    self.add(("cache", key), f"cache.{key} ({what}) is not used by the "
+                             "microservices architecture: its services keep no Redis cache",
                              "keep only cache.rate_limit (the gateway's limit)", key=True)
             limit = cache.get("rate_limit")
             if isinstance(limit, dict) and "on_unavailable" in limit:

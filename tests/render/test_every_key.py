@@ -88,9 +88,18 @@ VARIANTS: dict[str, Any] = {
                                             {"name": "stock"}]},
     "services.[].publishes": {"services": [{"name": "orders", "publishes": ["order.placed"]}]},
     "services.[].consumes": {"services": [{"name": "orders", "consumes": ["order.paid"]}]},
+    "services.[].entities": {"services": [{"name": "orders", "entities": [ENTITY]}]},
+    "services.[].entities.[].name": {"services": [{"name": "orders", "entities": [
+        {**ENTITY, "name": "invoice"}]}]},
+    "services.[].entities.[].plural": {"services": [{"name": "orders", "entities": [
+        {**ENTITY, "plural": "orderz"}]}]},
+    "services.[].entities.[].fields": {"services": [{"name": "orders", "entities": [
+        {**ENTITY, "fields": {"total": "int"}}]}]},
     "sagas": {"sagas": [{"name": "place", "steps": [{"service": "orders", "action": "create"}]}]},
     "sagas.[].name": {"sagas": [{"name": "buy", "steps": [{"service": "orders",
                                                            "action": "create"}]}]},
+    "sagas.[].mode": {"sagas": [{"name": "place", "mode": "choreography",
+                                 "steps": [{"service": "orders", "action": "create"}]}]},
     "sagas.[].steps": {"sagas": [{"name": "place", "steps": [{"service": "orders",
                                                               "action": "create"}]}]},
     "sagas.[].steps.[].service": {"sagas": [{"name": "place", "steps": [{"service": "orders",

@@ -58,6 +58,19 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
     "graphql-in-mvc.yaml": ("the graphql API style is not available yet for the mvc", "4:15"),
+    "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
+    "observability-in-microservices.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
+                                            "available yet for the microservices", "5:1"),
+    "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
+    "grpc-service.yaml": ("the grpc API style is not available yet for the microservices",
+                          "4:32"),
+    "cache-ttl-in-microservices.yaml": ("cache.ttl (cached responses) is not used by the "
+                                        "microservices architecture", "5:3"),
+    "service-entity-reserved.yaml": ("entity name 'healthz' is reserved by archgen", "6:16"),
+    "service-replicas.yaml": ("more than one replica of a service is not available yet", "4:30"),
+    "saga-step-unknown-service.yaml": ("unknown service 'paymnts' (did you mean 'payments'?)",
+                                       "10:19"),
+    "service-beside-its-test.yaml": ("is used by the test stage of service 'orders'", "5:12"),
     "observability-in-scaled.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
                                      "available yet for the scaled", "3:1"),
 }
