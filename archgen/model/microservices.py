@@ -106,7 +106,8 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     networks = [FRONTEND, BACKEND]
     instances: list[tuple[str, str, dict[str, Any]]] = []
     contexts = []
-    owners = [(s["name"], s["database"], s) for s in services]
+    owners: list[tuple[str, str, dict[str, Any] | None]] = [
+        (s["name"], s["database"], s) for s in services]
     if sagas:
         owners.append((ORCHESTRATOR, "postgres", None))
     for owner, engine, service in owners:

@@ -365,7 +365,7 @@ def test_microservices_is_refused(cli: Any, tmp_path: Path) -> None:
     for target in ("kubernetes", "helm"):
         result = cli("export", target, EXAMPLES / "microservices.yaml", "-o", tmp_path / target)
         assert result.exit_code == 2
-        assert "microservices blueprint does not render yet" in result.stderr
+        assert "exporting the microservices architecture is not available yet" in result.stderr
         assert not (tmp_path / target).exists()
 
 
