@@ -23,6 +23,8 @@ MATRIX = [("mvc", edge, database) for edge in ("nginx", "httpd", "envoy", "hapro
           for database in ("postgres", "mysql", "mongodb")]
 MATRIX += [("scaled", edge, database) for edge in ("nginx", "envoy", "haproxy")
            for database in ("postgres", "mongodb")]
+# Microservices: each gateway, with its bus; every service's Dockerfile is the app part's.
+MATRIX += [("microservices", "envoy", "kafka"), ("microservices", "nginx", "rabbitmq")]
 
 
 def _checkov() -> str:
@@ -34,6 +36,12 @@ def _checkov() -> str:
 
 
 def _spec(architecture: str, edge: str, database: str) -> dict[str, Any]:
+    if architecture == "microservices":  # `database` names the bus here
+        return {"name": f"ms-{edge}-{database}", "architecture": architecture,
+                "gateway": {"kind": edge}, "bus": {"kind": database},
+                "services": [{"name": "orders"}, {"name": "stock", "database": "mysql"}],
+                "sagas": [{"name": "place", "steps": [{"service": "orders",
+                                                       "action": "create"}]}]}
     key = "proxy" if architecture == "mvc" else "load_balancer"
     return {"name": f"{architecture}-{edge}-{database}", "architecture": architecture,
             key: {"kind": edge}, "database": {"engine": database}}
