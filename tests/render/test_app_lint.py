@@ -35,11 +35,27 @@ VARIANTS = [
     ("mvc", "mongodb"),
     ("scaled", "postgres"),
     ("scaled", "mongodb"),
+    # A microservice on each store it may own (services/orders), and the saga orchestrator.
+    *[("microservices", engine) for engine in ("postgres", "mysql", "mongodb", "redis", "neo4j",
+                                               "elasticsearch", "solr", "none")],
+    ("orchestrator", "postgres"),
 ]
 TIMEOUT = 300
 
 
 def _spec(architecture: str, engine: str) -> dict[str, Any]:
+    if architecture in ("microservices", "orchestrator"):
+        return {
+            "name": "shop", "architecture": "microservices", "bus": {"kind": "kafka"},
+            "services": [
+                {"name": "orders", "database": engine, "entities": ENTITIES,
+                 "publishes": ["order.created"], "consumes": ["payment.failed"]},
+                {"name": "payments", "publishes": ["payment.failed"]},
+            ],
+            "sagas": [{"name": "place-order", "steps": [
+                {"service": "orders", "action": "create", "compensate": "cancel"},
+                {"service": "payments", "action": "charge"}]}],
+        }
     if architecture == "mvc":
         return mvc_spec(database={"engine": engine}, app={"entities": ENTITIES})
     return {
@@ -59,6 +75,10 @@ def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     architecture, engine = request.param
     target = tmp_path_factory.mktemp(f"lint-{architecture}-{engine}") / "shop"
     render_project(_spec(architecture, engine), target)
+    if architecture == "microservices":
+        return target / "services" / "orders"
+    if architecture == "orchestrator":
+        return target / "services" / "sagas"
     return target / "app"
 
 
