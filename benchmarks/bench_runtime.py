@@ -25,7 +25,9 @@ of compose.yaml given to docker-compose v1 uses those images instead of building
 
 Usage:
     python benchmarks/bench_runtime.py PROJECT_DIR [--rounds N] [--json]
-    python benchmarks/bench_runtime.py --demo      # a busybox project made here
+    python benchmarks/bench_runtime.py --demo           # a busybox project made here
+    python benchmarks/bench_runtime.py --microservices  # examples/microservices.yaml: gateway,
+        # 3 services (postgres, mysql, mongodb), Kafka, the saga orchestrator and its database
 """
 
 from __future__ import annotations
@@ -409,6 +411,25 @@ def make_demo(root: Path) -> Path:
     return root
 
 
+def make_microservices(root: Path) -> Path:
+    """Render the 3-service example under a name and ports of its own."""
+    import socket
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    spec = yaml.safe_load((REPO / "examples" / "microservices.yaml").read_text())
+    spec["name"] = f"bench-ms-{os.getpid()}"
+    spec["gateway"].update(http_port=free_port(), https_port=free_port())
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    project = root / "project"
+    run([*archgen_command(), "new", str(root / "spec.yaml"), "-o", str(project)])
+    return project
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -417,6 +438,8 @@ def main() -> int:
         "project", nargs="?", type=Path, help="a rendered project directory (with compose.yaml)"
     )
     parser.add_argument("--demo", action="store_true", help="benchmark a busybox project made in a temp dir")
+    parser.add_argument("--microservices", action="store_true",
+                        help="benchmark the 3-service microservices example, rendered here")
     parser.add_argument("--rounds", type=int, default=1, help="repeat and report medians (default 1)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
@@ -425,10 +448,13 @@ def main() -> int:
     if args.demo:
         with tempfile.TemporaryDirectory() as tmp:
             result = measure(make_demo(Path(tmp) / "benchdemo"), args.rounds)
+    elif args.microservices:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = measure(make_microservices(Path(tmp)), args.rounds)
     elif args.project:
         result = measure(args.project.resolve(), args.rounds)
     else:
-        parser.error("give a project directory or --demo")
+        parser.error("give a project directory, --demo or --microservices")
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 
