@@ -9,12 +9,18 @@ from dataclasses import dataclass
 
 from app import blueprint
 
-ENGINES = ("mongodb", "postgres", "mysql")
+ENGINES = ("mongodb", "postgres", "mysql", "redis", "neo4j", "elasticsearch", "solr", "none")
 URL_SCHEMES = {
     "mongodb": ("mongodb://", "mongodb+srv://"),
     "postgres": ("postgresql://", "postgres://"),
     "mysql": ("mysql://",),
+    "redis": ("redis://", "rediss://", "unix://"),
+    "neo4j": ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://"),
+    "elasticsearch": ("http://", "https://"),
+    "solr": ("http://", "https://"),
+    "none": ("",),
 }
+"""What APP_DATABASE_URL may start with; `none` (in memory) needs no URL."""
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ON_UNAVAILABLE = ("allow", "deny")
 BODY_LIMIT_BYTES = 10 * 1024 * 1024
@@ -85,7 +91,8 @@ class Settings:
         engine = text("APP_DB_ENGINE", blueprint.DB_ENGINE).lower()
         if engine not in ENGINES:
             raise SettingsError(f"APP_DB_ENGINE must be one of {', '.join(ENGINES)}, got {engine!r}")
-        database_url = text("APP_DATABASE_URL")
+        # In memory (`none`) there is nothing to connect to.
+        database_url = text("APP_DATABASE_URL", "" if engine == "none" else None)
         if not database_url.startswith(URL_SCHEMES[engine]):
             raise SettingsError(
                 f"APP_DATABASE_URL must start with {' or '.join(URL_SCHEMES[engine])}"

@@ -9,6 +9,11 @@ ENGINE_MODULES = {
     "mongodb": "app.models.mongo",
     "postgres": "app.models.postgres",
     "mysql": "app.models.mysql",
+    "redis": "app.models.redis_store",
+    "neo4j": "app.models.neo4j_store",
+    "elasticsearch": "app.models.elasticsearch",
+    "solr": "app.models.solr",
+    "none": "app.models.memory",
 }
 """The module of each engine; archgen renders only the one the spec names."""
 
