@@ -10,6 +10,11 @@ URLS = {
     "postgres": "postgresql://app:secret@db:5432/app",
     "mysql": "mysql://app:secret@db:3306/app",
     "mongodb": "mongodb://root:secret@db:27017/app?authSource=admin",
+    "redis": "redis://:secret@db:6379/0",
+    "neo4j": "bolt://neo4j:secret@db:7687",
+    "elasticsearch": "http://db:9200",
+    "solr": "http://db:8983/solr/app",
+    "none": "",
 }
 
 
@@ -87,10 +92,20 @@ def test_each_engine_takes_its_url_scheme(engine: str) -> None:
     assert settings.db_engine == engine
 
 
+def test_in_memory_needs_no_url() -> None:
+    env = minimal(APP_DB_ENGINE="none")
+    del env["APP_DATABASE_URL"]
+    assert Settings.from_env(env).database_url == ""
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"APP_DATABASE_URL": ""}, "APP_DATABASE_URL is required"),
+        pytest.param(
+            {"APP_DATABASE_URL": ""},
+            "APP_DATABASE_URL is required",
+            marks=pytest.mark.skipif(blueprint.DB_ENGINE == "none", reason="in memory: no URL needed"),
+        ),
         ({"APP_REDIS_URL": ""}, "APP_REDIS_URL is required"),
         ({"APP_REDIS_URL": "http://redis"}, "APP_REDIS_URL must start with"),
         ({"APP_DB_ENGINE": "sqlite"}, "APP_DB_ENGINE must be one of"),
@@ -113,6 +128,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
         Settings.from_env(minimal(**env))
 
 
+@pytest.mark.skipif(blueprint.DB_ENGINE == "none", reason="in memory: no URL to check")
 def test_url_must_match_the_engine() -> None:
     other = "mysql" if blueprint.DB_ENGINE != "mysql" else "postgres"
     with pytest.raises(SettingsError, match="APP_DATABASE_URL must start with"):
