@@ -14,6 +14,7 @@ from archgen.variables import (
     MONGO_ROOT_PASSWORD,
     MYSQL_PASSWORD,
     MYSQL_ROOT_PASSWORD,
+    NEO4J_PASSWORD,
     POSTGRES_ADMIN,
     POSTGRES_APP_PASSWORD,
     POSTGRES_PASSWORD,
@@ -490,7 +491,38 @@ def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, 
                 ("MONGO_INITDB_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),
                 ("MONGO_INITDB_DATABASE", database), ("APP_DB_USER", user),
                 ("MONGO_APP_PASSWORD", MONGO_APP_PASSWORD))
+    if kind == "redis":
+        # As redis_workload: the command passes it to --requirepass (run with --appendonly yes
+        # when Redis is a service's database, or a crash loses the writes since the snapshot).
+        return (("REDIS_PASSWORD", REDIS_PASSWORD),)
+    if kind == "neo4j":
+        # The initial password of the `neo4j` user, set before the first start. Community
+        # edition has no roles: any user may do anything, so the service connects as neo4j.
+        return (("NEO4J_AUTH", text("neo4j/", NEO4J_PASSWORD)),)
+    if kind == "elasticsearch":
+        # Not secured: the stand-in (OpenSearch without its security plugin) cannot check
+        # credentials, so the database is guarded only by its network, which only its owner
+        # service joins. Real Elasticsearch can: xpack.security.enabled=true, ELASTIC_PASSWORD
+        # and user:password in app_url (the app sends URL credentials as basic auth).
+        return (("discovery.type", "single-node"), ("xpack.security.enabled", "false"),
+                ("ES_JAVA_OPTS", "-Xms512m -Xmx512m"))
+    if kind == "solr":
+        # No users: Solr's basic auth needs a security.json in SOLR_HOME that neither the
+        # image's environment nor the stand-in sets up, so, as above, only the network guards
+        # it. The core is created by the command (server_command), not the environment.
+        return ()
     raise KeyError(f"no server environment for {kind}")
+
+
+def server_command(kind: str, database: str) -> tuple[str, ...] | None:
+    """The server's command when its first start must create something (None: the image's own).
+
+    Solr: `solr-precreate <core>` creates the core the app's URL names (with the image's
+    _default configset, whose dynamic fields the app uses), then runs Solr in the foreground.
+    """
+    if kind == "solr":
+        return ("solr-precreate", database)
+    return None
 
 
 # Project files (rendered by the shared `data` part) the image runs on its first start, and
@@ -515,4 +547,13 @@ def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = 
         return text(f"mongodb://{user}:", MONGO_APP_PASSWORD, f"@{where}/{database}?{options}")
     if kind == "redis":
         return text("redis://:", REDIS_PASSWORD, f"@{where}/{database}")
+    if kind == "neo4j":
+        # No database in the path: Community edition serves only `neo4j`, the default.
+        return text("bolt://neo4j:", NEO4J_PASSWORD, f"@{where}")
+    if kind == "elasticsearch":
+        # The path is the app's index prefix (`<database>-<plural>`); no credentials (see
+        # server_environment).
+        return text(f"http://{where}/{database}")
+    if kind == "solr":
+        return text(f"http://{where}/solr/{database}")
     raise KeyError(f"no connection URL for {kind}")

@@ -79,4 +79,6 @@ MONGO_REPLICA_SET_KEY = Var(
     "MONGO_REPLICA_SET_KEY",
     comment="The replica set's shared key (keyfile authentication between members).")
 REDIS_PASSWORD = Var("REDIS_PASSWORD")
+NEO4J_PASSWORD = Var("NEO4J_PASSWORD",
+                     comment="Neo4j's neo4j user (Community edition: the one user, the service's).")
 APP_LOG_LEVEL = Var("APP_LOG_LEVEL", default="info")
