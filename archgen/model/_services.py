@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from archgen.catalog import CATALOG, app_url, server_environment
+from archgen.catalog import CATALOG, app_url, server_command, server_environment
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -37,7 +37,6 @@ BUS_BACKOFF = Var("APP_BUS_RETRY_BACKOFF_MS", default="200",
                   comment="First wait between those attempts (doubled each time).")
 RABBITMQ_USER = Var("RABBITMQ_USER", comment="The bus's only user (RabbitMQ), not guest.")
 RABBITMQ_PASSWORD = Var("RABBITMQ_PASSWORD", comment="Its password.")
-NEO4J_PASSWORD = Var("NEO4J_PASSWORD", comment="Neo4j's neo4j user.")
 
 
 def singular(name: str) -> str:
@@ -118,7 +117,8 @@ def _scoped_value(value: EnvValue, prefix: str, owner: str) -> EnvValue:
     def scope(var: Var) -> Var:
         if not var.secret:
             return var
-        comment = f"{owner}: {var.comment}" if var.comment else f"{owner}'s database."
+        comment = (f"{owner}: {var.comment}" if var.comment else
+                   f"{owner}'s database: {var.name.lower().replace('_', ' ')}.")
         return Var(prefix + var.name, None, comment)
 
     if isinstance(value, Var):
@@ -137,17 +137,11 @@ def scoped(environment: tuple[tuple[str, EnvValue], ...], owner: str
 
 def _database_url(database: dict[str, Any]) -> EnvValue | None:
     engine = database["engine"]
-    where = f"{database['service']}:{database['port']}"
-    if engine in ("postgres", "mysql", "mongodb"):
-        return app_url(engine, [where], database["name"], database["user"])
-    if engine == "redis":
-        return app_url("redis", [where], "0", "")
-    if engine == "neo4j":
-        return text("bolt://neo4j:", NEO4J_PASSWORD, f"@{where}")
-    if engine in ("elasticsearch", "solr"):
-        path = f"/solr/{database['name']}" if engine == "solr" else ""
-        return f"http://{where}{path}"
-    return None
+    if engine == "none":
+        return None
+    # Redis: database number 0 of the service's own server.
+    name = "0" if engine == "redis" else database["name"]
+    return app_url(engine, [f"{database['service']}:{database['port']}"], name, database["user"])
 
 
 def _database_workload(owner: str, database: dict[str, Any]) -> Workload:
@@ -156,34 +150,18 @@ def _database_workload(owner: str, database: dict[str, Any]) -> Workload:
     folder = f"./services/{owner}/"
     if engine == "redis":
         workload = redis_workload(service)
-    elif engine in ("postgres", "mysql", "mongodb"):
+    else:
         mounts = tuple(replace(m, source=m.source.replace("./", folder, 1))
                        for m in init_mounts(engine))
-        workload = server_workload(service, service, engine,
-                                   environment=server_environment(engine, database["name"],
-                                                                  database["user"]),
-                                   mounts=mounts, memory="1G" if engine == "mongodb" else "512M")
-    elif engine == "neo4j":
+        unsecured = engine in ("elasticsearch", "solr")
         workload = server_workload(
-            service, service, engine, memory="1G",
-            environment=(("NEO4J_AUTH", text("neo4j/", NEO4J_PASSWORD)),
-                         ("NEO4J_server_memory_heap_max__size", "512m")),
-            comment=("Neo4j community has one user and no roles: its own network, joined by "
-                     f"{owner} alone, is what keeps other services out.",))
-    elif engine == "elasticsearch":
-        workload = server_workload(
-            service, service, engine, memory="1G",
-            environment=(("discovery.type", "single-node"), ("xpack.security.enabled", "false"),
-                         ("ES_JAVA_OPTS", "-Xms256m -Xmx256m")),
-            comment=("No users without X-Pack security: its own network, joined by "
-                     f"{owner} alone, is what keeps other services out.",))
-    else:  # solr
-        workload = server_workload(
-            service, service, engine, memory="1G", command=("solr-precreate", database["name"]),
-            environment=(("SOLR_HEAP", "384m"),),
-            comment=(f"The core `{database['name']}` is created on the first start. Solr has "
-                     f"no users here: its own network, joined by {owner} alone, keeps other "
-                     "services out.",))
+            service, service, engine,
+            environment=server_environment(engine, database["name"], database["user"]),
+            command=server_command(engine, database["name"]), mounts=mounts,
+            memory="512M" if engine in ("postgres", "mysql") else "1G",
+            comment=((f"No users ({engine} here has no security plugin set up): its own "
+                      f"network, joined by {owner} alone, is what keeps other services out.",)
+                     if unsecured else ()))
     return replace(workload, environment=scoped(workload.environment, owner),
                    networks=(database["network"],))
 
