@@ -26,7 +26,8 @@ from archgen.catalog import CATALOG
 from tests.e2e.conftest import require_images
 from tests.e2e.test_mvc_stack import archgen
 
-pytestmark = pytest.mark.docker
+# The first test of each stack also waits for its build and start.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 GATEWAY = {"kafka": "envoy", "rabbitmq": "nginx"}
 SAGA = "place-order"
