@@ -160,7 +160,7 @@ def stack(request: pytest.FixtureRequest, docker_client: Any,
 
 def test_only_the_gateway_publishes_ports(stack: Stack) -> None:
     label = {"label": f"io.archgen.project={stack.name}"}
-    published = {c.labels["com.docker.compose.service"]
+    published = {c.labels["io.archgen.service"]
                  for c in stack.docker.containers.list(filters=label)
                  if any(c.attrs["NetworkSettings"]["Ports"].get(p)
                         for p in c.attrs["NetworkSettings"]["Ports"] or {})}

@@ -189,6 +189,7 @@ def test_routes_strip_the_prefix_and_carry_request_ids(gateway: tuple[str, httpx
     assert kept.json()["headers"]["x-request-id"] == "abc-123"
     assert kept.headers["x-request-id"] == "abc-123"
     assert client.get("/api/sagas/place/42").json()["path"] == "/sagas/place/42"
+    assert client.get("/healthz").text.strip() == "ok"  # the gateway answers it itself
     assert client.get("/elsewhere").status_code == 404
     assert client.get("/api/unknown/x").status_code == 404
 
