@@ -324,3 +324,15 @@ def test_a_poison_message_ends_in_the_dead_letter_queue(stack: Stack) -> None:
     _eventually(dead_lettered, 180, "the poison message in stock.dlq")
     assert stack.client.get("/healthz").status_code == 200
     assert stack.client.get("/api/stock/items").status_code == 200  # the consumer lives on
+
+
+def test_each_services_own_suite_passes_inside_the_stack(stack: Stack) -> None:
+    """`make test`: every service's test stage (profile test) against its own database."""
+    jobs = [f"{service}-test" for service in (*SERVICES, "sagas")]
+    archgen("up", "--wait", "--timeout", "900", *jobs, cwd=stack.project, timeout=1200)
+    rows = {row["service"]: row for row in json.loads(
+        archgen("status", "--json", cwd=stack.project).stdout)}
+    for job in jobs:
+        logs = archgen("logs", job, "--tail", "5", cwd=stack.project).stdout
+        assert rows[job]["exit_code"] == 0, logs
+        assert " passed" in logs.strip().splitlines()[-1] and "failed" not in logs, logs
