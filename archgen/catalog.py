@@ -326,6 +326,10 @@ CATALOG: dict[str, Component] = {
             standin="Kafka's jars (Maven Central) + Debian's openjdk-17-jre-headless",
             notes="stand-in: Apache Kafka's jars from Maven Central on Debian's OpenJDK 17",
             binaries=("sh", "bash"),
+            hardening=Hardening(
+                read_only=False,
+                reason="the image's entrypoint writes /opt/kafka/config/server.properties from "
+                       "the KAFKA_* variables at every start; it runs as appuser throughout"),
         ),
         Component(
             kind="rabbitmq",
@@ -344,6 +348,12 @@ CATALOG: dict[str, Component] = {
             user="rabbitmq",
             standin="rabbitmq-server",
             binaries=("sh", "bash", "wget", "nc", "rabbitmq-diagnostics", "python3"),
+            hardening=Hardening(
+                # Its log files (the console gets the same lines) and crash dumps.
+                tmpfs=("/tmp", "/var/log/rabbitmq:mode=1777"),
+                cap_add=_DROPS_ROOT,
+                reason="the entrypoint starts as root to hand /var/lib/rabbitmq to the "
+                       "rabbitmq user, then drops to it"),
         ),
         Component(
             kind="keycloak",

@@ -149,7 +149,7 @@ def _database_workload(owner: str, database: dict[str, Any]) -> Workload:
     service = database["service"]
     folder = f"./services/{owner}/"
     if engine == "redis":
-        workload = redis_workload(service)
+        workload = replace(redis_workload(service), node=service)
     else:
         mounts = tuple(replace(m, source=m.source.replace("./", folder, 1))
                        for m in init_mounts(engine))
@@ -258,22 +258,12 @@ def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
         )
         comment = ("The bus: one Kafka node (broker and KRaft controller). Plaintext and without "
                    "users: only the services and the orchestrator join its network.",)
-        # The image writes server.properties from the environment at every start.
-        security = replace(hardened(kind), read_only=False,
-                           reason="the image's entrypoint writes /opt/kafka/config/"
-                                  "server.properties from the KAFKA_* variables at every start")
     else:
         environment = (("RABBITMQ_DEFAULT_USER", RABBITMQ_USER),
                        ("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD),
                        # The node name (and so its data folder) must not follow the container's
                        # host name, which changes when the container is recreated.
                        ("RABBITMQ_NODENAME", "rabbit@localhost"))
-        security = replace(hardened(kind), cap_add=("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID",
-                                                    "SETUID"),
-                           # Its log files (the console gets the same lines) and crash dumps.
-                           tmpfs=("/tmp", "/var/log/rabbitmq:mode=1777"),
-                           reason="the entrypoint starts as root to hand /var/lib/rabbitmq to "
-                                  "the rabbitmq user, then drops to it")
         comment = ("The bus: RabbitMQ with one user of random name and password from .env "
                    "(no guest); only the services and the orchestrator join its network.",)
     return Workload(
@@ -281,6 +271,6 @@ def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
         environment=environment,
         mounts=(Mount(f"{bus['service']}-data", entry.data_path),),
         healthcheck=entry.healthcheck, memory="1G",
-        security=security,
+        security=hardened(kind),
         networks=(BACKEND,), stop_grace_period="30s", stateful=True, comment=comment,
     )
