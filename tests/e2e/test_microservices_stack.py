@@ -330,8 +330,14 @@ def test_each_services_own_suite_passes_inside_the_stack(stack: Stack) -> None:
     """`make test`: every service's test stage (profile test) against its own database."""
     jobs = [f"{service}-test" for service in (*SERVICES, "sagas")]
     archgen("up", "--wait", "--timeout", "900", *jobs, cwd=stack.project, timeout=1200)
-    rows = {row["service"]: row for row in json.loads(
-        archgen("status", "--json", cwd=stack.project).stdout)}
+
+    def finished() -> dict[str, dict[str, Any]] | None:
+        rows = {row["service"]: row for row in json.loads(
+            archgen("status", "--json", cwd=stack.project).stdout)}
+        done = all(rows.get(job, {}).get("state", "").startswith("exited") for job in jobs)
+        return rows if done else None
+
+    rows = _eventually(finished, 900, "every service's test stage to finish")
     for job in jobs:
         logs = archgen("logs", job, "--tail", "5", cwd=stack.project).stdout
         assert rows[job]["exit_code"] == 0, logs
