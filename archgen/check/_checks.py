@@ -102,6 +102,18 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
                                        int(edge["https_port"]))),
         Check("/readyz through the edge", app_service, lambda client: _ready(client, https), app_instances),
     ]
+    if context.get("architecture") == "microservices":
+        # Through the gateway: each service's /readyz and CRUD under /api/<service>/ (no Redis).
+        checks.pop()
+        for service in context["services"]:
+            name = str(service["name"])
+            checks.append(Check(f"/api/{name}/readyz through the gateway", name,
+                                partial(_ready, https=f"{https}/api/{name}")))
+            for entity in service["entities"]:
+                routed = {**entity, "path": f"{name}/{entity['path']}"}
+                checks.append(Check(f"CRUD /api/{routed['path']}", name,
+                                    partial(_crud, https=https, entity=routed)))
+        return checks
     entities = list(context.get("app", {}).get("entities") or [])
     for entity in entities:
         checks.append(Check(f"CRUD /api/{entity['path']}", app_service,

@@ -108,3 +108,19 @@ def test_no_entities_means_no_crud_or_cache_checks(tmp_path: Path, window: int) 
         names = [c.name for c in derive_checks(context, tmp_path)]
     assert not any(n.startswith(("CRUD", "cache")) for n in names)
     assert names[-1].startswith("rate limit")
+
+
+def test_microservices_checks_go_through_the_gateway_to_each_service(tmp_path: Path) -> None:
+    from archgen.model import resolve_data
+    from archgen.spec import spec_from_data
+
+    spec = spec_from_data({"name": "m", "architecture": "microservices",
+                           "services": [{"name": "orders"}, {"name": "stock"}]})
+    names = [(c.name, c.service) for c in derive_checks(resolve_data(spec.data).context, tmp_path)]
+    assert names[2:] == [
+        ("/api/orders/readyz through the gateway", "orders"),
+        ("CRUD /api/orders/orders", "orders"),
+        ("/api/stock/readyz through the gateway", "stock"),
+        ("CRUD /api/stock/stocks", "stock"),
+    ]
+    assert names[0][1] == "gateway"
