@@ -105,7 +105,8 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
     if context.get("architecture") == "microservices":
         # Through the gateway: each service's /readyz and CRUD under /api/<service>/ (no Redis).
         checks.pop()
-        for service in context["services"]:
+        # The orchestrator is reached at /api/sagas/<saga> only (its routes keep /sagas/).
+        for service in [s for s in context["services"] if s["role"] == "service"]:
             name = str(service["name"])
             checks.append(Check(f"/api/{name}/readyz through the gateway", name,
                                 partial(_ready, https=f"{https}/api/{name}")))
