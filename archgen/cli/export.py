@@ -1,17 +1,21 @@
-"""The `export` command: write Kubernetes manifests (+ kustomize) or a Helm chart for a project."""
+"""The `export` command: write Kubernetes manifests (+ kustomize), a Helm chart or a Swarm stack."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from archgen.cli._app import app, terminal
 
+if TYPE_CHECKING:
+    from archgen.export.swarm import ImageConfig
+
 
 @app.command()
 def export(
-    target: str = typer.Argument(..., metavar="TARGET", help="kubernetes or helm."),
+    target: str = typer.Argument(..., metavar="TARGET", help="kubernetes, helm or swarm."),
     source: Path | None = typer.Argument(
         None, metavar="PROJECT_DIR|SPEC", show_default=False,
         help="A rendered project or a spec file (default: the current directory).",
@@ -30,7 +34,7 @@ def export(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the files and the report as JSON on stdout."),
 ) -> int:
-    """Export a project to Kubernetes or Helm, reporting every setting that does not map.
+    """Export a project to Kubernetes, Helm or Swarm, reporting every setting that does not map.
 
     Example: archgen export kubernetes shop -o shop-k8s --istio
     """
@@ -40,7 +44,8 @@ def export(
     if (output is None) == (check is None):
         raise ArgumentError("pass exactly one of --output DIR and --check DIR",
                             hint="e.g. archgen export helm shop -o shop-chart")
-    result = build_export(target, source if source is not None else Path.cwd(), istio=istio)
+    result = build_export(target, source if source is not None else Path.cwd(), istio=istio,
+                          image_config=_image_config() if target == "swarm" else None)
     payload = result.as_dict()
     if check is not None:
         try:
@@ -65,8 +70,24 @@ def export(
                      f"({len(result.files)} files): {counts['mapped']} settings mapped, "
                      f"{counts['changed']} changed, {counts['unmapped']} not mapped, "
                      f"{counts['skipped']} workloads skipped (see above)")
+    if target == "swarm":
+        terminal.info(f"next: build or load the images of {output}/images.txt on every node "
+                      f"(swarm does not build), then {output}/deploy.sh PROJECT_DIR")
+        return 0
     terminal.info(f"next: {output}/create-secrets.sh PROJECT_DIR, then "
                   + ("kubectl apply -k " + f"{output}/overlays/dev" if target == "kubernetes"
                      else f"helm install {result.project} {output} -n {result.project} "
                      "--create-namespace"))
     return 0
+
+
+def _image_config() -> ImageConfig | None:
+    """The local engine's image configs (entrypoints the secret prologue wraps), when it answers."""
+    from archgen.errors import ArchgenError
+    from archgen.runtime.engine import Engine
+    from archgen.runtime.swarm import Swarm
+
+    try:
+        return Swarm(Engine.connect(timeout=10).api, "").image_config
+    except ArchgenError:
+        return None
