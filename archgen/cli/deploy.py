@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import typer
 
 from archgen.cli._app import app, terminal
+
+if TYPE_CHECKING:
+    from archgen.runtime.swarm import Swarm
+
+if TYPE_CHECKING:
+    pass
 
 
 @app.command()
@@ -94,7 +102,6 @@ def deploy(
     return 0
 
 
-def _replicas(swarm: object, name: str) -> int:
-    api = getattr(swarm, "api")
-    mode = api.inspect_service(name)["Spec"]["Mode"]
+def _replicas(swarm: Swarm, name: str) -> int:
+    mode = swarm.api.inspect_service(name)["Spec"]["Mode"]
     return int((mode.get("Replicated") or {}).get("Replicas", 1))

@@ -122,7 +122,7 @@ class StackWriter:
                 self.report.changed(f"network {name}", "internal",
                                     "an internal overlay: no workload with published ports is on "
                                     "it, so nothing on it is reachable from outside the swarm")
-        volumes = {v: {} for u in units for v in u.workload.volumes}
+        volumes: dict[str, dict[str, Any]] = {v: {} for u in units for v in u.workload.volumes}
         document: dict[str, Any] = {"version": "3.8", "services": services, "networks": networks}
         if volumes:
             document["volumes"] = dict(sorted(volumes.items()))

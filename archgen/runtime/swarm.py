@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,9 @@ class Swarm:
     def execute(self, actions: list[Action], desired: Desired | None, say: Say) -> None:
         by_name: dict[str, Any] = {}
         if desired is not None:
-            by_name = {x.name: x for x in [*desired.networks, *desired.secrets, *desired.configs,
-                                           *desired.services]}
+            items: list[Any] = [*desired.networks, *desired.secrets, *desired.configs,
+                                *desired.services]
+            by_name = {x.name: x for x in items}
         for action in actions:
             if action.verb == "keep":
                 continue
@@ -215,7 +217,7 @@ class Swarm:
         for volume in volumes:
             say(f"remove   volume   {volume['Name']}")
             with _call(f"remove the volume {volume['Name']}"):
-                self._retry(lambda v=volume["Name"]: self.api.remove_volume(v))
+                self._retry(partial(self.api.remove_volume, volume["Name"]))
 
     def tasks(self) -> list[Task]:
         with _call("list the project's tasks"):
@@ -233,8 +235,10 @@ class Swarm:
         return sorted(found, key=lambda t: (t.service, t.slot or 0, t.desired != "running"))
 
     def wait(self, desired_replicas: dict[str, int], timeout: float, say: Say) -> None:
-        """Until every service has its replicas running (healthy: swarm marks a task running
-        only once its healthcheck passes) and no update or rollback is under way."""
+        """Wait until every service runs its replicas and no update or rollback is under way.
+
+        Running means healthy: swarm marks a task running only once its healthcheck passes.
+        """
         deadline = time.monotonic() + timeout
         last = ""
         while True:
@@ -277,6 +281,23 @@ class Swarm:
             if len(done) < replicas or len(mine) > replicas:
                 pending.append(f"{name} {len(done)}/{replicas}")
         return pending
+
+
+def swarm_tasks(api: Any, project: str) -> list[Task]:
+    """The project's swarm tasks, or none when the engine is not a swarm manager (`status`)."""
+    with _call("read the engine's swarm state"):
+        info = api.info().get("Swarm") or {}
+    if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
+        return []
+    return Swarm(api, project).tasks()
+
+
+def render_tasks(tasks: list[Task]) -> str:
+    rows = [("SWARM TASK", "NODE", "DESIRED", "STATE", "IMAGE", "ERROR")]
+    rows += [(f"{t.service}.{t.slot}", t.node, t.desired, t.state, t.image, t.error) for t in tasks]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
+                     for r in rows)
 
 
 def load_stack(project_dir: Path, swarm: Swarm | None) -> Stack:
