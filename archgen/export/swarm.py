@@ -103,6 +103,7 @@ class StackWriter:
         self.image_config = image_config
         self.stack = Stack(self.project, {})
         self.edge_networks: set[str] = set()
+        self.exports: dict[str, str] = {}  # unit -> the secret prologue's exports
 
     def build(self) -> Stack:
         units, skipped = units_of(self.architecture)
@@ -168,6 +169,10 @@ class StackWriter:
         elif w.healthcheck is not None:
             hc = w.healthcheck.as_compose()
             hc.pop("start_interval", None)
+            test = list(w.healthcheck.test)
+            if name in self.exports and test[0] == "CMD-SHELL":
+                # A probe runs beside the entrypoint, not under it: it needs the exports too.
+                hc["test"] = ["CMD-SHELL", f"{self.exports[name]}; {test[1]}"]
             service["healthcheck"] = hc
             self.report.changed(name, "healthcheck.start_interval", "dropped: stack files and "
                                 "engines before API 1.44 have none; swarm probes at interval")
@@ -220,10 +225,11 @@ class StackWriter:
                                          "${VAR} interpolated by `docker stack deploy` (visible in "
                                          "`docker service inspect`): build or pull it and re-export")
             else:
-                lines = ["set -e"] + [f"export {k}={_shell_value(v)}" for k, v in from_files]
-                lines.append('exec "$@"')
+                exports = [f"export {k}={_shell_value(v)}" for k, v in from_files]
+                self.exports[unit.name] = _dollar("; ".join(exports))
+                lines = ["set -e", *exports, 'exec "$@"']
                 entrypoint = ["/bin/sh", "-c", _dollar("\n".join(lines)), SHIM_NAME]
-                command = [_dollar(c) for c in original]
+                command = original
                 out["secrets"] = [{"source": _secret_key(v), "target": _secret_key(v)}
                                   for v in dict.fromkeys(needed)]
                 for v in needed:
@@ -232,11 +238,11 @@ class StackWriter:
                     self.report.changed(unit.name, f"environment.{key}", "read from swarm "
                                         f"secrets under {SECRETS_TARGET} by a shell prologue "
                                         "before the entrypoint, never written in the stack")
-        shimmed = "secrets" in out  # its entrypoint and command are escaped already
+        # The model's commands are in compose form already (`$$` for a shell's `$`).
         if entrypoint is not None:
-            out["entrypoint"] = entrypoint if shimmed else [_dollar(c) for c in entrypoint]
+            out["entrypoint"] = entrypoint
         if command is not None:
-            out["command"] = command if shimmed else [_dollar(c) for c in command]
+            out["command"] = command
         if env:
             out["environment"] = env
         return out
@@ -248,7 +254,7 @@ class StackWriter:
         config = self.image_config(w.image) if self.image_config is not None else None
         if config is None:
             return None
-        image_entrypoint, image_command = config
+        image_entrypoint, image_command = (list(map(_dollar, c)) for c in config)
         return [*image_entrypoint, *(command if command is not None else image_command)]
 
     def _mounts(self, unit: Unit) -> tuple[list[dict[str, Any]], list[dict[str, Any]],

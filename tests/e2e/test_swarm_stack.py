@@ -54,7 +54,7 @@ class Swarm:
 
     def deploy(self, *args: str) -> float:
         started = time.monotonic()
-        self.archgen("deploy", "swarm", "--wait", "--timeout", "600", *args)
+        self.archgen("deploy", "swarm", "--wait", "--timeout", "300", *args)
         return time.monotonic() - started
 
     def tasks(self, service: str) -> list[dict[str, Any]]:
