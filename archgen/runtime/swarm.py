@@ -194,6 +194,13 @@ class Swarm:
 
     def _remove_network(self, name: str, item: Any) -> None:
         self._retry(lambda: self.api.remove_network(name))
+        # A swarm network goes from the manager's list once the node has let go of it.
+        deadline = time.monotonic() + 60
+        while any(n["Name"] == name for n in self.api.networks(names=[name])):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+            self._retry(lambda: self.api.remove_network(name), timeout=5)
 
     def _retry(self, call: Callable[[], Any], timeout: float = 90) -> None:
         """Removing what a task still holds fails until its container is gone: retry a while."""
