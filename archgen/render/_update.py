@@ -202,8 +202,7 @@ def _merge_one(path: str, old: bytes | None, mine: bytes, fresh: bytes, result: 
 
 
 def _private_material(root: Path, staged: Path, renderer: Renderer, result: UpdateResult) -> list[_Write]:
-    """`.env` gains new variables only, `secrets/` new files only; the TLS pair stays (and
-    follows a renamed edge folder)."""
+    """`.env` gains variables, `secrets/` files; the TLS pair stays (or follows the edge folder)."""
     from archgen.render._secrets import (
         SECRET_FILE_MODE,
         SECRETS_DIR_MODE,
