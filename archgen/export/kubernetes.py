@@ -108,7 +108,9 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                        "TLS Secret with the project's self-signed pair: replace it with a "
                        "certificate for the ingress host (e.g. from cert-manager)")
     out.add("network-policies.yaml", *_network_policies(architecture, units, out.edge, report))
-    out.secrets = {f"{project}-env": ".env", **files.secrets}
+    # `.env` holds settings now; its Secret only when a workload still reads a secret from it.
+    from_env = any(var.secret for w in architecture.workloads for var in w.variables)
+    out.secrets = {**({f"{project}-env": ".env"} if from_env else {}), **files.secrets}
     if any(w.secrets for w in architecture.workloads):
         out.secrets[writer.files_secret] = SECRETS_DIR
     return out
