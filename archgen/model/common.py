@@ -347,6 +347,19 @@ def redis_workload(name: str = "redis") -> Workload:
     )
 
 
+def from_secret_files(variables: tuple[str, ...], entrypoint: tuple[str, ...]) -> tuple[str, ...]:
+    """An entrypoint that sets each `VAR` from the file `VAR_FILE` names, then execs `entrypoint`.
+
+    For images with no `*_FILE` contract of their own: Keycloak (KC_BOOTSTRAP_ADMIN_PASSWORD;
+    keycloak/keycloak#10816 is still open) and RabbitMQ 3.9+ (the image dropped
+    RABBITMQ_DEFAULT_PASS_FILE; RabbitMQ itself still reads RABBITMQ_DEFAULT_PASS). The value
+    then lives in the server process's environment only, never in the container's
+    configuration (`docker inspect`). bash: the Keycloak image has no other shell.
+    """
+    reads = "; ".join(f'export {v}="$$(cat "$${v}_FILE")"; unset {v}_FILE' for v in variables)
+    return ("bash", "-c", f'{reads}; exec "$$@"', "bash", *entrypoint)
+
+
 def job_workload(name: str, node: str, kind: str, *, entrypoint: tuple[str, ...],
                  environment: tuple[tuple[str, EnvValue], ...], mounts: tuple[Mount, ...],
                  depends_on: tuple[Dependency, ...], comment: tuple[str, ...]) -> Workload:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
+from archgen.runtime.model import LABEL_PROJECT
 from tests.e2e.conftest import require_images
 
 pytestmark = pytest.mark.docker
@@ -104,7 +105,7 @@ def _no_password_in_inspect(docker_client: Any, project: Path, name: str) -> Non
     values = list(_secrets(project).values())
     assert values
     containers = docker_client.containers.list(
-        all=True, filters={"label": f"com.docker.compose.project={name}"})
+        all=True, filters={"label": f"{LABEL_PROJECT}={name}"})
     assert containers
     for container in containers:
         config = container.attrs["Config"]

@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
+from archgen.runtime.model import LABEL_PROJECT
 from tests.e2e.conftest import require_images
 
 pytestmark = pytest.mark.docker
@@ -225,7 +226,7 @@ def _within(served: collections.Counter[str], shares: dict[str, float]) -> None:
 def test_no_password_is_in_any_containers_inspect_output(stack: Stack) -> None:
     values = [path.read_text() for path in (stack.project / "secrets").iterdir()]
     containers = stack.docker.containers.list(
-        all=True, filters={"label": f"com.docker.compose.project={stack.name}"})
+        all=True, filters={"label": f"{LABEL_PROJECT}={stack.name}"})
     assert values and len(containers) >= 10
     for container in containers:
         config = container.attrs["Config"]

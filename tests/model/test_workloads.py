@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from archgen.model import Architecture, resolve_data
+from archgen.model.common import from_secret_files
 from archgen.render.compose import compose_data, scalar, service_lines
 from archgen.runtime.compose import load_project
 from archgen.spec import spec_from_data
@@ -153,3 +155,16 @@ def test_the_compose_file_carries_every_workloads_hardening(name: str) -> None:
         assert body["security_opt"] == ["no-new-privileges:true"]
         assert body.get("cap_add", []) == list(workload.security.cap_add)
         assert body.get("read_only", False) == workload.security.read_only
+
+
+def test_images_without_a_file_contract_get_their_secret_from_a_wrapper(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret")
+    argv = from_secret_files(("KC_BOOTSTRAP_ADMIN_PASSWORD",), ("/usr/bin/env",))
+    # As compose hands it to the container: `$$` is a literal `$`.
+    argv = tuple(part.replace("$$", "$") for part in argv)
+    done = subprocess.run(argv, env={"KC_BOOTSTRAP_ADMIN_PASSWORD_FILE": str(secret),
+                                     "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=True)
+    assert "KC_BOOTSTRAP_ADMIN_PASSWORD=s3cret" in done.stdout.splitlines()
+    assert "KC_BOOTSTRAP_ADMIN_PASSWORD_FILE" not in done.stdout
