@@ -6,6 +6,7 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from app import blueprint
 
@@ -91,7 +92,11 @@ class Settings:
                 f"APP_DATABASE_URL must start with {' or '.join(URL_SCHEMES[engine])}"
                 f" for APP_DB_ENGINE={engine}"
             )
-        read_url = env.get("APP_DATABASE_READ_URL", "").strip() or None
+        # The URLs carry no password: it comes from a secret file (or a variable), and is
+        # put into them here, so it never sits in the container's environment.
+        database_password = _secret(env, "APP_DATABASE_PASSWORD")
+        database_url = with_password(database_url, database_password)
+        read_url = with_password(env.get("APP_DATABASE_READ_URL", "").strip(), database_password) or None
         if read_url is not None:
             if engine != "postgres":
                 raise SettingsError("APP_DATABASE_READ_URL is only supported for APP_DB_ENGINE=postgres")
@@ -100,11 +105,13 @@ class Settings:
                     f"APP_DATABASE_READ_URL must start with {' or '.join(URL_SCHEMES[engine])}"
                 )
         sentinels = _sentinels(env.get("APP_REDIS_SENTINELS", ""))
+        redis_password = _secret(env, "APP_REDIS_PASSWORD")
         redis_url: str | None = None
         if not sentinels:
             redis_url = text("APP_REDIS_URL")
             if not redis_url.startswith(("redis://", "rediss://", "unix://")):
                 raise SettingsError("APP_REDIS_URL must start with redis://, rediss:// or unix://")
+            redis_url = with_password(redis_url, redis_password)
         log_level = text("APP_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             raise SettingsError(f"APP_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
@@ -130,7 +137,7 @@ class Settings:
             database_read_url=read_url,
             redis_sentinels=sentinels,
             redis_master=text("APP_REDIS_MASTER", "mymaster"),
-            redis_password=env.get("APP_REDIS_PASSWORD", "").strip() or None,
+            redis_password=redis_password,
             trusted_proxies=trusted[0],
             trusted_proxy_hosts=trusted[1],
             redis_budget_ms=positive("APP_REDIS_BUDGET_MS", 100),
@@ -138,6 +145,37 @@ class Settings:
             rate_limit_on_unavailable=on_unavailable,
             body_limit_bytes=positive("APP_BODY_LIMIT_BYTES", BODY_LIMIT_BYTES),
         )
+
+
+def _secret(env: Mapping[str, str], variable: str) -> str | None:
+    """`variable`'s value, or the content of the file `<variable>_FILE` names (a mounted secret)."""
+    value = env.get(variable, "").strip()
+    path = env.get(f"{variable}_FILE", "").strip()
+    if value and path:
+        raise SettingsError(f"set {variable} or {variable}_FILE, not both")
+    if not path:
+        return value or None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError as error:
+        raise SettingsError(f"{variable}_FILE: cannot read {path}: {error.strerror}") from None
+
+
+def with_password(url: str, password: str | None) -> str:
+    """`url` with `password` after its user name (`scheme://user:password@host…`).
+
+    A URL that already holds a password, or has no host part (unix://), is left as it is.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not password or not sep or scheme == "unix":
+        return url
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    user, at, hosts = authority.rpartition("@")
+    if at and ":" in user:
+        return url
+    return f"{scheme}://{user}:{quote(password, safe='')}@{hosts}{tail}"
 
 
 def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:

@@ -1,5 +1,6 @@
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,25 @@ def test_a_read_url_is_for_postgres_only() -> None:
             minimal(APP_DB_ENGINE="mysql", APP_DATABASE_URL=URLS["mysql"],
                     APP_DATABASE_READ_URL="mysql://app:secret@db-2:3306/app")
         )
+
+
+def test_passwords_come_from_secret_files(tmp_path: Path) -> None:
+    db_secret, redis_secret = tmp_path / "db", tmp_path / "redis"
+    db_secret.write_text("p@ss/word\n")
+    redis_secret.write_text("r3dis")
+    env = minimal(
+        APP_DATABASE_URL=URLS[blueprint.DB_ENGINE].replace(":secret@", "@"),
+        APP_DATABASE_PASSWORD_FILE=str(db_secret),
+        APP_REDIS_URL="redis://redis:6379/0",
+        APP_REDIS_PASSWORD_FILE=str(redis_secret),
+    )
+    settings = Settings.from_env(env)
+    assert ":p%40ss%2Fword@" in settings.database_url
+    assert settings.redis_url == "redis://:r3dis@redis:6379/0"
+    assert settings.redis_password == "r3dis"
+
+
+def test_an_unreadable_secret_file_names_its_variable(tmp_path: Path) -> None:
+    env = minimal(APP_DATABASE_PASSWORD_FILE=str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="APP_DATABASE_PASSWORD_FILE"):
+        Settings.from_env(env)
