@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from archgen.cli._app import app, terminal
-
-if TYPE_CHECKING:
-    from archgen.export.swarm import ImageConfig
 
 
 @app.command()
@@ -44,8 +40,7 @@ def export(
     if (output is None) == (check is None):
         raise ArgumentError("pass exactly one of --output DIR and --check DIR",
                             hint="e.g. archgen export helm shop -o shop-chart")
-    result = build_export(target, source if source is not None else Path.cwd(), istio=istio,
-                          image_config=_image_config() if target == "swarm" else None)
+    result = build_export(target, source if source is not None else Path.cwd(), istio=istio)
     payload = result.as_dict()
     if check is not None:
         try:
@@ -80,14 +75,3 @@ def export(
                      "--create-namespace"))
     return 0
 
-
-def _image_config() -> ImageConfig | None:
-    """The local engine's image configs (entrypoints the secret prologue wraps), when it answers."""
-    from archgen.errors import ArchgenError
-    from archgen.runtime.engine import Engine
-    from archgen.runtime.swarm import Swarm
-
-    try:
-        return Swarm(Engine.connect(timeout=10).api, "").image_config
-    except ArchgenError:
-        return None

@@ -7,11 +7,10 @@ mode: swarm's virtual IPs and ingress routing mesh need IPVS in the kernel, whic
 many hosts (and every firecracker VM here) lack, and the edge balances by itself.
 
 Settings stay `${VAR:-default}` (interpolated from `.env` by `docker stack deploy`
-or by archgen). Secrets never appear in the file: each becomes an external swarm
-secret created by `create-secrets.sh`, mounted at /run/secrets/<name>; an environment
-entry that carries one is rebuilt from the file by a small shell prologue before the
-image's own entrypoint runs (it needs the image's entrypoint and command, read from
-the engine when the workload does not state them).
+or by archgen). Secrets never appear in the file: each file of the project's
+`secrets/` folder a workload mounts becomes an external swarm secret (created by
+`create-secrets.sh`, or by `archgen deploy swarm`), mounted at /run/secrets/<name>
+as compose mounts it, so the images' `*_FILE` variables name the same paths.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +26,9 @@ from archgen.export._units import PRIVATE_DIRS, Unit, dns_name, units_of
 from archgen.export.report import Report
 from archgen.model.graph import Architecture
 from archgen.model.workload import Workload
-from archgen.variables import EnvValue, Text, Var
+from archgen.variables import SECRETS_DIR, SECRETS_TARGET, Secret, variables_of
 
-# (entrypoint, command) of an image, or None when the image is not present to ask.
-ImageConfig = Callable[[str], tuple[list[str], list[str]] | None]
 STACK_FILE = "stack.yaml"
-SECRETS_TARGET = "/run/secrets"
-SHIM_NAME = "archgen-secrets"
 NAMESPACE_LABEL = "com.docker.stack.namespace"
 PROJECT_LABEL = "io.archgen.project"
 SPEC_HASH_LABEL = "io.archgen.swarm.spec-hash"
@@ -49,7 +43,7 @@ class Stack:
     project: str
     document: dict[str, Any]
     configs: dict[str, str] = field(default_factory=dict)  # config key -> file text
-    secrets: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (env|file, source)
+    secrets: dict[str, str] = field(default_factory=dict)  # key -> project-relative file
     builds: dict[str, str] = field(default_factory=dict)  # image -> build context it comes from
 
     @property
@@ -62,48 +56,16 @@ def _dollar(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def _secret_key(var: Var) -> str:
-    return dns_name(var.name)
-
-
-def _env_entry(value: EnvValue) -> tuple[str | None, list[Var]]:
-    """(stack value, secrets it needs); the value is None when a secret must be read from a file."""
-    if isinstance(value, str):
-        return _dollar(value), []
-    if isinstance(value, Var):
-        return (None, [value]) if value.secret else (value.compose(), [])
-    secrets = [v for v in value.variables if v.secret]
-    return (None, secrets) if secrets else (value.compose(), [])
-
-
-def _shell_value(value: EnvValue) -> str:
-    """A double-quoted shell word that rebuilds a value from its secret files and settings."""
-    parts: tuple[str | Var, ...] = value.parts if isinstance(value, Text) else (value,)
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(re.sub(r'(["\\`$])', r"\\\1", part))
-        elif part.secret:
-            out.append(f'$(cat {SECRETS_TARGET}/{_secret_key(part)})')
-        else:
-            # A setting inside a secret-bearing value: interpolated into the script itself.
-            out.append(re.sub(r'(["\\`])', r"\\\1", part.compose()))
-    return '"' + "".join(out) + '"'
-
-
 class StackWriter:
     """Builds the stack file unit by unit, reporting what each setting became."""
 
-    def __init__(self, architecture: Architecture, project_dir: Path, report: Report,
-                 image_config: ImageConfig | None) -> None:
+    def __init__(self, architecture: Architecture, project_dir: Path, report: Report) -> None:
         self.architecture = architecture
         self.project = architecture.name
         self.root = project_dir
         self.report = report
-        self.image_config = image_config
         self.stack = Stack(self.project, {})
         self.edge_networks: set[str] = set()
-        self.exports: dict[str, str] = {}  # unit -> the secret prologue's exports
 
     def build(self) -> Stack:
         units, skipped = units_of(self.architecture)
@@ -169,10 +131,6 @@ class StackWriter:
         elif w.healthcheck is not None:
             hc = w.healthcheck.as_compose()
             hc.pop("start_interval", None)
-            test = list(w.healthcheck.test)
-            if name in self.exports and test[0] == "CMD-SHELL":
-                # A probe runs beside the entrypoint, not under it: it needs the exports too.
-                hc["test"] = ["CMD-SHELL", f"{self.exports[name]}; {test[1]}"]
             service["healthcheck"] = hc
             self.report.changed(name, "healthcheck.start_interval", "dropped: stack files and "
                                 "engines before API 1.44 have none; swarm probes at interval")
@@ -196,66 +154,45 @@ class StackWriter:
         return service
 
     def _process(self, unit: Unit) -> dict[str, Any]:
-        """entrypoint, command and environment; secrets read from files by a shell prologue."""
+        """entrypoint, command and environment; each secret a swarm secret at its compose path."""
         w = unit.workload
         env: dict[str, Any] = {}
-        from_files: list[tuple[str, EnvValue]] = []
-        needed: list[Var] = []
         for key, value in w.environment:
             if unit.grouped and value == w.name:
                 value = "{{.Task.Slot}}"  # the instance id: swarm's slot number per task
                 self.report.changed(unit.name, f"environment.{key}", "the task slot "
                                     "({{.Task.Slot}}), one per replica, instead of the instance name")
-            stack_value, secrets = _env_entry(value)
-            if stack_value is None:
-                from_files.append((key, value))
-                needed += secrets
+            if isinstance(value, str):
+                env[key] = _dollar(value)
+            elif isinstance(value, Secret):
+                env[key] = value.target  # the image reads the file the variable names
             else:
-                env[key] = stack_value
+                env[key] = value.compose()
+                for var in variables_of(value):
+                    if var.secret:
+                        self.report.unmapped(unit.name, f"environment.{key}", f"{var.name} is a "
+                                             "value from .env, not a secret file: interpolated "
+                                             "by `docker stack deploy`, so visible in "
+                                             "`docker service inspect`")
         out: dict[str, Any] = {}
-        entrypoint = list(w.entrypoint) if w.entrypoint is not None else None
-        command = list(w.command) if w.command is not None else None
-        if from_files:
-            original = self._original(w, entrypoint, command)
-            if original is None:
-                for key, value in from_files:
-                    env[key] = value.compose() if not isinstance(value, str) else value
-                    self.report.unmapped(unit.name, f"environment.{key}", f"{w.image} is not "
-                                         "present to read its entrypoint, so the secret stays a "
-                                         "${VAR} interpolated by `docker stack deploy` (visible in "
-                                         "`docker service inspect`): build or pull it and re-export")
-            else:
-                exports = [f"export {k}={_shell_value(v)}" for k, v in from_files]
-                self.exports[unit.name] = _dollar("; ".join(exports))
-                lines = ["set -e", *exports, 'exec "$@"']
-                entrypoint = ["/bin/sh", "-c", _dollar("\n".join(lines)), SHIM_NAME]
-                command = original
-                out["secrets"] = [{"source": _secret_key(v), "target": _secret_key(v)}
-                                  for v in dict.fromkeys(needed)]
-                for v in needed:
-                    self.stack.secrets[_secret_key(v)] = ("env", v.name)
-                for key, _ in from_files:
-                    self.report.changed(unit.name, f"environment.{key}", "read from swarm "
-                                        f"secrets under {SECRETS_TARGET} by a shell prologue "
-                                        "before the entrypoint, never written in the stack")
         # The model's commands are in compose form already (`$$` for a shell's `$`).
-        if entrypoint is not None:
-            out["entrypoint"] = entrypoint
-        if command is not None:
-            out["command"] = command
+        if w.entrypoint is not None:
+            out["entrypoint"] = list(w.entrypoint)
+        if w.command is not None:
+            out["command"] = list(w.command)
         if env:
             out["environment"] = env
+        if w.secrets:
+            # The same path as compose's file secrets: /run/secrets/<name>.
+            out["secrets"] = [{"source": item.name, "target": item.name, "mode": 0o444}
+                              for item in w.secrets]
+            for item in w.secrets:
+                self.stack.secrets[item.name] = f"{SECRETS_DIR}/{item.name}"
+            self.report.mapped(unit.name, "secrets", "swarm secrets "
+                               + ", ".join(f"{self.project}_{item.name}" for item in w.secrets)
+                               + f" (from {SECRETS_DIR}/), mounted at {SECRETS_TARGET}/<name> "
+                               "as in compose")
         return out
-
-    def _original(self, w: Workload, entrypoint: list[str] | None,
-                  command: list[str] | None) -> list[str] | None:
-        if entrypoint is not None:
-            return [*entrypoint, *(command or [])]
-        config = self.image_config(w.image) if self.image_config is not None else None
-        if config is None:
-            return None
-        image_entrypoint, image_command = (list(map(_dollar, c)) for c in config)
-        return [*image_entrypoint, *(command if command is not None else image_command)]
 
     def _mounts(self, unit: Unit) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                            list[dict[str, Any]]]:
@@ -282,7 +219,7 @@ class StackWriter:
                 key = dns_name(rel.replace("/", "-").replace(".", "-"))
                 target = mount.target if not path.is_dir() else f"{mount.target}/{file.name}"
                 if private:
-                    self.stack.secrets[key] = ("file", rel)
+                    self.stack.secrets[key] = rel
                     secrets.append({"source": key, "target": target, "mode": 0o400})
                 else:
                     self.stack.configs[key] = file.read_text(encoding="utf-8")
@@ -383,10 +320,9 @@ def _adapt_haproxy(architecture: Architecture, stack: Stack, units: list[Unit],
     stack.configs[key] = text
 
 
-def build_stack(architecture: Architecture, project_dir: Path, report: Report,
-                image_config: ImageConfig | None = None) -> Stack:
+def build_stack(architecture: Architecture, project_dir: Path, report: Report) -> Stack:
     """The stack of a rendered project, reporting every setting."""
-    stack = StackWriter(architecture, project_dir, report, image_config).build()
+    stack = StackWriter(architecture, project_dir, report).build()
     units, _ = units_of(architecture)
     _adapt_haproxy(architecture, stack, units, report)
     return stack
@@ -398,25 +334,21 @@ def config_name(project: str, key: str, text: str) -> str:
 
 
 def secrets_script(stack: Stack) -> str:
-    """`create-secrets.sh`: the external secrets the stack names, from `.env` and private files."""
+    """`create-secrets.sh`: the external secrets the stack names, from the project's private files."""
     lines = [
         "#!/bin/sh",
-        "# Creates the swarm secrets the stack references, from the rendered project's .env",
-        "# and private files. Swarm secrets are immutable: remove one to change it. No secret",
-        "# value is ever written into this folder.",
+        "# Creates the swarm secrets the stack references, from the rendered project's private",
+        "# files (secrets/, the edge's TLS pair). Swarm secrets are immutable: remove one to",
+        "# change it. No secret value is ever written into this folder.",
         "# Usage: ./create-secrets.sh [PROJECT_DIR]   (default: the current directory)",
         "set -eu",
         'project="${1:-.}"',
         'create() { docker secret inspect "$1" >/dev/null 2>&1 || docker secret create '
         f'--label {NAMESPACE_LABEL}={stack.project} --label {PROJECT_LABEL}={stack.project} "$1" -; }}',
-        'value() { sed -n "s/^$1=//p" "$project/.env" | tail -n 1 | tr -d "\\n"; }',
     ]
-    for key, (kind, source) in sorted(stack.secrets.items()):
+    for key, source in sorted(stack.secrets.items()):
         name = shlex.quote(f"{stack.project}_{key}")
-        if kind == "env":
-            lines.append(f"value {source} | create {name}")
-        else:
-            lines.append(f'create {name} < "$project/{source}"')
+        lines.append(f'create {name} < "$project/{source}"')
     return "\n".join(lines) + "\n"
 
 
@@ -442,5 +374,5 @@ def images_text(stack: Stack) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["STACK_FILE", "ImageConfig", "Stack", "build_stack", "config_name", "deploy_script",
+__all__ = ["STACK_FILE", "Stack", "build_stack", "config_name", "deploy_script",
            "images_text", "secrets_script"]

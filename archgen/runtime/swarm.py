@@ -88,18 +88,18 @@ class Swarm:
             raise EngineError("this engine is a swarm worker: services are managed on a manager",
                               hint="point DOCKER_HOST at a manager node")
 
-    def image_config(self, image: str) -> tuple[list[str], list[str]] | None:
+    def has_image(self, image: str) -> bool:
         from docker.errors import ImageNotFound
 
         try:
             with _call(f"inspect the image {image}"):
-                config = self.api.inspect_image(image).get("Config") or {}
+                self.api.inspect_image(image)
         except (ImageNotFound, EngineError):
-            return None
-        return list(config.get("Entrypoint") or []), list(config.get("Cmd") or [])
+            return False
+        return True
 
     def missing_images(self, images: list[str]) -> list[str]:
-        return [image for image in images if self.image_config(image) is None]
+        return [image for image in images if not self.has_image(image)]
 
     def observe(self) -> Observed:
         with _call("list the project's swarm objects"):
@@ -319,17 +319,15 @@ def load_stack(project_dir: Path, swarm: Swarm | None) -> Stack:
         raise ExportError(f"{project_dir} has no {SPEC_FILE}, so it is not a rendered project",
                           hint="pass the project directory (written by `archgen new`)")
     architecture = resolve(load_spec(spec_path))
-    return build_stack(architecture, project_dir, Report("swarm"),
-                       swarm.image_config if swarm is not None else None)
+    return build_stack(architecture, project_dir, Report("swarm"))
 
 
-def secret_values(stack: Stack, project_dir: Path, env: dict[str, str]) -> dict[str, str]:
+def secret_values(stack: Stack, project_dir: Path) -> dict[str, str]:
     values = {}
-    for key, (kind, source) in stack.secrets.items():
-        if kind == "file":
-            values[key] = (project_dir / source).read_text(encoding="utf-8")
-        elif source in env:
-            values[key] = env[source]
+    for key, source in stack.secrets.items():
+        path = project_dir / source
+        if path.is_file():
+            values[key] = path.read_text(encoding="utf-8")
     return values
 
 
@@ -342,7 +340,7 @@ def deploy_plan(stack: Stack, project_dir: Path, *, replicas: list[str],
     interpolated = Interpolator(env).expand_tree(stack.document, "stack")
     assert isinstance(interpolated, dict)
     ready = Stack(stack.project, interpolated, stack.configs, stack.secrets, stack.builds)
-    return desired_state(ready, secret_values(stack, project_dir, env),
+    return desired_state(ready, secret_values(stack, project_dir),
                          replicas=replicas, images=images)
 
 

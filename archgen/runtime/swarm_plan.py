@@ -116,8 +116,8 @@ def desired_state(stack: Stack, secret_values: Mapping[str, str], *,
                   replicas: list[str] | None = None, images: list[str] | None = None) -> Desired:
     """The Engine API objects of a stack whose settings are interpolated already.
 
-    `secret_values` maps each stack secret key to its content (read from `.env` or the
-    project's private files by the caller).
+    `secret_values` maps each stack secret key to its content (read from the project's
+    `secrets/` and private files by the caller).
     """
     project = stack.project
     doc = stack.document

@@ -25,10 +25,6 @@ from archgen.spec import load_spec
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def _entrypoints(image: str) -> tuple[list[str], list[str]] | None:
-    return (["docker-entrypoint.sh"], ["serve"]) if not image.startswith("missing") else None
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from archgen.render import Renderer
@@ -38,10 +34,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _stack(project: Path, image_config: object = _entrypoints) -> tuple[object, Report]:
+def _stack(project: Path) -> tuple[object, Report]:
     report = Report("swarm")
     architecture = resolve(load_spec(project / "archgen.yaml"))
-    return build_stack(architecture, project, report, image_config), report  # type: ignore[arg-type]
+    return build_stack(architecture, project, report), report
 
 
 def test_replicas_become_one_service_reachable_by_every_old_name(project: Path) -> None:
@@ -64,26 +60,34 @@ def test_databases_stop_first_pinned_and_on_an_internal_network(project: Path) -
     assert "internal" not in doc["networks"]["frontend"]
 
 
-def test_secrets_are_external_and_never_in_the_stack_file(project: Path) -> None:
+def test_secrets_are_swarm_secrets_at_the_compose_paths(project: Path) -> None:
     stack, report = _stack(project)
-    text = yaml.safe_dump(stack.document)  # type: ignore[attr-defined]
-    env = (project / ".env").read_text()
-    for line in env.splitlines():
-        if "PASSWORD=" in line and not line.startswith("#"):
-            assert line.split("=", 1)[1] not in text
-    secrets = stack.document["secrets"]  # type: ignore[attr-defined]
-    assert secrets["redis-password"] == {"external": True, "name": "shop-scaled_redis-password"}
-    app = stack.document["services"]["app"]  # type: ignore[attr-defined]
-    assert app["entrypoint"][:2] == ["/bin/sh", "-c"]
-    assert "$$(cat /run/secrets/redis-password)" in app["entrypoint"][2]
-    assert app["command"] == ["docker-entrypoint.sh", "serve"]
-    assert "APP_REDIS_PASSWORD" not in app["environment"]
+    doc = stack.document  # type: ignore[attr-defined]
+    text = yaml.safe_dump(doc)
+    values = {p.name: p.read_text() for p in (project / "secrets").iterdir()}
+    assert values and not any(v.strip() in text for v in values.values())
+    assert doc["secrets"]["redis_password"] == {"external": True,
+                                                "name": "shop-scaled_redis_password"}
+    app = doc["services"]["app"]
+    # No prologue: the image reads the file its *_FILE variable names, as under compose.
+    assert "entrypoint" not in app or app["entrypoint"][:2] != ["/bin/sh", "-c"]
+    assert app["environment"]["APP_REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
+    assert {"source": "redis_password", "target": "redis_password", "mode": 0o444} in app["secrets"]
+    for service in doc["services"].values():
+        for key, value in service.get("environment", {}).items():
+            assert not key.endswith("PASSWORD"), key
+            if key.endswith("_FILE") and str(value).startswith("/run/secrets/"):
+                name = str(value).rsplit("/", 1)[1]
+                assert name in {s["target"] for s in service["secrets"]}
+    # Every swarm secret comes from the project's private files: secrets/ (and the TLS pair).
+    assert stack.secrets["redis_password"] == "secrets/redis_password"  # type: ignore[attr-defined]
+    assert all(not line.setting.startswith("environment.") for line in report.by_status("unmapped"))
 
 
-def test_a_missing_image_is_reported_not_guessed(project: Path) -> None:
-    _, report = _stack(project, lambda image: None)
-    lines = [x for x in report.lines if x.status == "unmapped" and "environment." in x.setting]
-    assert lines and all("not present" in x.note for x in lines)
+def test_create_secrets_reads_the_secret_files_not_env(project: Path) -> None:
+    script = build_export("swarm", project).files["create-secrets.sh"]
+    assert 'create shop-scaled_redis_password < "$project/secrets/redis_password"' in script
+    assert ".env" not in script.split("set -eu", 1)[1]
 
 
 def test_report_names_what_swarm_cannot_do(project: Path) -> None:
@@ -101,7 +105,7 @@ def test_haproxy_servers_become_a_template_filled_from_dns(project: Path) -> Non
 
 
 def test_export_writes_the_stack_scripts_and_image_list(project: Path) -> None:
-    export = build_export("swarm", project, image_config=_entrypoints)
+    export = build_export("swarm", project)
     assert {"stack.yaml", "create-secrets.sh", "deploy.sh", "images.txt"} <= set(export.files)
     assert "shop-scaled-app:latest" in export.files["images.txt"]
     assert "docker stack deploy" in export.files["deploy.sh"]
