@@ -213,7 +213,11 @@ class Swarm:
                 return
             except NotFound:
                 return
-            except APIError:
+            except APIError as error:
+                # A swarm network the manager has dropped can linger on the node under an
+                # id the manager no longer knows: removing it answers 500 "… not found".
+                if "not found" in str(error.explanation or error).lower():
+                    return
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)

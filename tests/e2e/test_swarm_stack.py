@@ -11,117 +11,23 @@ is bounded in count and time. Measurements print with the prefix `[swarm]` (-s).
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import yaml
 
 from tests.e2e import dind
+from tests.e2e.swarmkit import HTTPS, Swarm, Traffic, new_project, remove_built_images, say
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
-HTTPS = 8443
-
-
-def say(message: str) -> None:
-    print(f"[swarm] {message}", flush=True)
-
-
-@dataclass
-class Swarm:
-    name: str
-    project: Path
-    engine: dind.InnerEngine
-
-    def archgen(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "DOCKER_HOST": self.engine.host}
-        result = subprocess.run([sys.executable, "-m", "archgen", *args], cwd=self.project,
-                                capture_output=True, text=True, timeout=timeout, env=env,
-                                check=False)
-        if result.returncode != 0:
-            raise AssertionError(f"archgen {' '.join(args)} exited {result.returncode}\n"
-                                 f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-5000:]}")
-        return result
-
-    def deploy(self, *args: str) -> float:
-        started = time.monotonic()
-        self.archgen("deploy", "swarm", "--wait", "--timeout", "300", *args)
-        return time.monotonic() - started
-
-    def tasks(self, service: str) -> list[dict[str, Any]]:
-        import json
-
-        rows = json.loads(self.archgen("status", "--json").stdout)
-        return [r for r in rows if r.get("kind") == "swarm task"
-                and r["service"] == f"{self.name}_{service}" and r["desired"] == "running"]
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=f"https://127.0.0.1:{self.engine.ports[HTTPS]}",
-                            verify=False, timeout=10)
-
-
-@dataclass
-class Traffic:
-    """GETs of /whoami one after another in a thread until stopped (at most `limit`)."""
-
-    swarm: Swarm
-    limit: int = 20_000
-    ok: int = 0
-    failed: list[str] = field(default_factory=list)
-    instances: set[str] = field(default_factory=set)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def __enter__(self) -> Traffic:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        with self.swarm.client() as client:
-            for _ in range(self.limit):
-                if self._stop.is_set():
-                    return
-                try:
-                    answer = client.get("/whoami")
-                    if answer.status_code == 200:
-                        self.ok += 1
-                        self.instances.add(str(answer.json().get("instance")))
-                    else:
-                        self.failed.append(f"HTTP {answer.status_code}")
-                except httpx.HTTPError as error:
-                    self.failed.append(repr(error))
-                time.sleep(0.02)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def swarm(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
     name = f"swarm-e2e-{secrets.token_hex(3)}"
-    root = tmp_path_factory.mktemp("swarm")
-    spec = {"name": name, "architecture": "scaled",
-            "load_balancer": {"kind": "haproxy", "http_port": 8080, "https_port": HTTPS},
-            "app": {"replicas": 3, "entities": [{"name": "product",
-                                                 "fields": {"title": "str", "price": "float"}}]},
-            "database": {"engine": "postgres", "replicas": 1},
-            "cache": {"sentinel": False, "rate_limit": {"requests": 1_000_000, "window": "60s"}}}
-    (root / "archgen.yaml").write_text(yaml.safe_dump(spec))
-    project = root / "project"
-    subprocess.run([sys.executable, "-m", "archgen", "new", str(root / "archgen.yaml"), "-o",
-                    str(project)], check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "archgen", "build"], cwd=project, check=True,
-                   capture_output=True)
+    project = new_project(tmp_path_factory.mktemp("swarm"), name)
     from archgen.runtime.swarm import load_stack
 
     images = load_stack(project, None).images
@@ -138,14 +44,14 @@ def swarm(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield Swarm(name, project, engine)
     finally:
         engine.remove()
+        remove_built_images(docker_client, name)
 
 
 def test_deploy_scale_roll_and_roll_back_with_no_failed_get(swarm: Swarm) -> None:
     took = swarm.deploy()
     say(f"deployed and healthy in {took:.0f}s")
     assert len(swarm.tasks("app")) == 3
-    with swarm.client() as client:
-        seen = {client.get("/whoami").json()["instance"] for _ in range(30)}
+    seen = swarm.instances(3)
     say(f"3 replicas answer through the edge: {sorted(seen)}")
     assert len(seen) == 3
 
@@ -171,14 +77,19 @@ def test_secrets_are_swarm_secrets_never_in_the_service_spec(swarm: Swarm) -> No
     api = swarm.engine.client.api
     label = {"label": f"com.docker.stack.namespace={swarm.name}"}
     names = {s["Spec"]["Name"] for s in api.secrets(filters=label)}
-    env = (swarm.project / ".env").read_text()
-    values = [line.split("=", 1)[1] for line in env.splitlines()
-              if "PASSWORD=" in line and not line.startswith("#")]
-    assert any(n.endswith("password") for n in names), names
-    assert values
+    files = sorted((swarm.project / "secrets").iterdir())
+    values = [f.read_text().strip() for f in files]
+    assert {f"{swarm.name}_{f.name}" for f in files} <= names, names
+    assert values and all(values)
     for service in api.services(filters=label):
         text = str(service["Spec"])
-        assert not any(v and v in text for v in values), service["Spec"]["Name"]
+        assert not any(v in text for v in values), service["Spec"]["Name"]
+    # Mounted where compose mounts them, and what the images read through *_FILE.
+    app = api.inspect_service(f"{swarm.name}_app")["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert "APP_DATABASE_PASSWORD_FILE=/run/secrets/postgres_app_password" in app["Env"]
+    assert {s["File"]["Name"] for s in app["Secrets"]} >= {"postgres_app_password",
+                                                           "redis_password"}
+    assert "Command" not in app, "no entrypoint prologue"
 
 
 def test_remove_leaves_nothing_of_the_project(swarm: Swarm) -> None:
