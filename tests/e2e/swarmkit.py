@@ -59,13 +59,15 @@ class Swarm:
         """The replicas answering /whoami through the edge, polled until `wanted` have (bounded).
 
         HAProxy learns new tasks from DNS and admits each after two passed checks, a few
-        seconds after swarm reports it healthy.
+        seconds after swarm reports it healthy: right after a first deploy it answers 503.
         """
         seen: set[str] = set()
         deadline = time.monotonic() + seconds
         with self.client() as client:
             for _ in range(1000):
-                seen.add(str(client.get("/whoami").json()["instance"]))
+                answer = client.get("/whoami")
+                if answer.status_code == 200:  # 503 until HAProxy admits a first task
+                    seen.add(str(answer.json()["instance"]))
                 if len(seen) >= wanted or time.monotonic() > deadline:
                     break
                 time.sleep(0.05)
@@ -116,8 +118,13 @@ class Traffic:
 
 
 
-def new_project(root: Path, name: str, replicas: int = 3) -> Path:
+def new_project(client: Any, root: Path, name: str, replicas: int = 3) -> Path:
     """The scaled blueprint (HAProxy, PostgreSQL, Redis) rendered and its images built on the host."""
+    from archgen.catalog import CATALOG
+    from tests.e2e.conftest import require_images
+
+    require_images(client, [dind.BASE, *(CATALOG[k].image
+                                         for k in ("haproxy", "postgres", "redis", "python"))])
     spec = {"name": name, "architecture": "scaled",
             "load_balancer": {"kind": "haproxy", "http_port": 8080, "https_port": HTTPS},
             "app": {"replicas": replicas, "entities": [{"name": "product",

@@ -42,7 +42,7 @@ def _address(engine: dind.InnerEngine, network: str) -> str:
 @pytest.fixture(scope="module")
 def cluster(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     name = f"swarm-drain-{secrets.token_hex(3)}"
-    project = new_project(tmp_path_factory.mktemp("swarm-drain"), name)
+    project = new_project(docker_client, tmp_path_factory.mktemp("swarm-drain"), name)
     from archgen.runtime.swarm import load_stack
 
     stack = load_stack(project, None)

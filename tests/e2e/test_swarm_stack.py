@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
 @pytest.fixture(scope="module")
 def swarm(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swarm]:
     name = f"swarm-e2e-{secrets.token_hex(3)}"
-    project = new_project(tmp_path_factory.mktemp("swarm"), name)
+    project = new_project(docker_client, tmp_path_factory.mktemp("swarm"), name)
     from archgen.runtime.swarm import load_stack
 
     images = load_stack(project, None).images
