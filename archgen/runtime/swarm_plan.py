@@ -138,8 +138,8 @@ def desired_state(stack: Stack, secret_values: Mapping[str, str], *,
         desired.configs.append(Named(config_names[key], {"data": text, "labels": labels}))
     for key in sorted(stack.secrets):
         if key not in secret_values:
-            raise ArgumentError(f"the secret {key!r} has no value",
-                                hint="run `archgen new` (it writes .env) or fill .env")
+            raise ArgumentError(f"the secret {key!r} has no value: {stack.secrets[key]} is missing",
+                                hint="run `archgen new` or `archgen update` (they write secrets/)")
         desired.secrets.append(Named(f"{project}_{key}", {"data": secret_values[key],
                                                           "labels": labels}))
     desired.volumes = [f"{project}_{v}" for v in doc.get("volumes", {})]

@@ -169,6 +169,12 @@ def test_removal_and_rollback_plans(project: Path) -> None:
         rollback(observed, ["nope"], "shop-scaled")
 
 
+def test_a_missing_secret_file_is_a_clear_error(project: Path) -> None:
+    stack, _ = _stack(project)
+    with pytest.raises(ArgumentError, match=r"has no value: \S+ is missing"):
+        desired_state(stack, {}, replicas=[])  # type: ignore[arg-type]
+
+
 def test_bad_overrides_are_clear_errors(project: Path) -> None:
     with pytest.raises(ArgumentError, match="no service"):
         _desired(project, replicas=["nope=2"])
