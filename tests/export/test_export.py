@@ -490,3 +490,30 @@ def test_edges_that_read_resolv_conf_keep_their_config(exports: dict[str, Path],
     docs = _base_docs(exports[f"{name}-kubernetes"])
     data = _by_kind(docs, "ConfigMap")[f"{edge}-files"]["data"]
     assert data[config] == (projects[name] / edge / config).read_text()
+
+
+@pytest.mark.parametrize("name", list(PROJECTS))
+def test_swarm_mounts_every_secret_a_file_variable_names(projects: dict[str, Path], name: str) -> None:
+    """Each `*_FILE=/run/secrets/<name>` has that swarm secret mounted, made from a project file."""
+    import yaml
+
+    from archgen.export import build_export
+
+    project = projects[name]
+    export = build_export("swarm", project)
+    doc = yaml.safe_load(export.files["stack.yaml"])
+    values = [p.read_text().strip() for p in (project / "secrets").iterdir()]
+    assert values and not any(v in export.files["stack.yaml"] for v in values)
+    for service, body in doc["services"].items():
+        mounted = {s["target"] for s in body.get("secrets", [])}
+        for key, value in (body.get("environment") or {}).items():
+            if str(value).startswith("/run/secrets/"):
+                assert str(value).removeprefix("/run/secrets/") in mounted, (service, key)
+        assert "archgen-secrets" not in str(body.get("entrypoint")), service
+    script = export.files["create-secrets.sh"]
+    for key, spec in doc.get("secrets", {}).items():
+        assert spec["external"] and f"create {spec['name']} < " in script, key
+    for line in script.splitlines():
+        if line.startswith("create ") and "<" in line:
+            source = line.split('"$project/', 1)[1].rstrip('"')
+            assert (project / source).is_file(), source
