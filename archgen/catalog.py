@@ -20,8 +20,7 @@ from archgen.variables import (
     POSTGRES_PASSWORD,
     REDIS_PASSWORD,
     EnvValue,
-    Text,
-    text,
+    Secret,
 )
 
 
@@ -227,7 +226,7 @@ CATALOG: dict[str, Component] = {
                 interval="5s",
             ),
             data_path="/var/lib/postgresql/data",
-            env=("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"),
+            env=("POSTGRES_USER", "POSTGRES_PASSWORD_FILE", "POSTGRES_DB"),
             user="postgres",
             standin="postgresql",
             binaries=("sh", "bash", "wget", "nc", "pg_isready", "psql"),
@@ -251,7 +250,7 @@ CATALOG: dict[str, Component] = {
             ),
             data_path="/var/lib/mysql",
             config_path="/etc/mysql/conf.d",
-            env=("MYSQL_ROOT_PASSWORD", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD"),
+            env=("MYSQL_ROOT_PASSWORD_FILE", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD_FILE"),
             user="mysql",
             standin="mariadb-server",
             binaries=("sh", "bash", "mysql", "mysqladmin"),
@@ -274,7 +273,8 @@ CATALOG: dict[str, Component] = {
                 start_period="30s",
             ),
             data_path="/data/db",
-            env=("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_INITDB_DATABASE"),
+            env=("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD_FILE",
+                 "MONGO_INITDB_DATABASE"),
             user="mongodb",
             standin="FerretDB (Go module) + mongosh (npm)",
             notes="stand-in is wire-compatible FerretDB, not MongoDB: no roles, no replica sets",
@@ -294,7 +294,9 @@ CATALOG: dict[str, Component] = {
             protocol="RESP",
             # Compare the output: redis-cli exits 0 on some errors.
             healthcheck=Healthcheck(
-                _sh('REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli -h 127.0.0.1 ping | grep -q PONG'),
+                # The password is read from its secret file: nothing in the environment.
+                _sh('REDISCLI_AUTH="$$(cat "$${REDIS_PASSWORD_FILE}")" redis-cli -h 127.0.0.1 ping '
+                    '| grep -q PONG'),
                 interval="5s",
                 start_period="10s",
             ),
@@ -479,7 +481,8 @@ def images() -> dict[str, str]:
 
 
 # -- what each database engine expects, and the URL the app connects with ----------------------
-# Secrets are `Var` references (their values live in `.env`), never literal values.
+# Passwords are `Secret` references: the images read them from the files their `*_FILE`
+# variables name (postgres, mysql and mongo entrypoints' `file_env`), never from a value.
 
 def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, EnvValue], ...]:
     """The variables of the image's entrypoint contract that create the database and its users.
@@ -489,26 +492,28 @@ def server_environment(kind: str, database: str, user: str) -> tuple[tuple[str, 
     own database alone (`init_files` creates it where the image does not).
     """
     if kind == "postgres":
-        return (("POSTGRES_USER", POSTGRES_ADMIN), ("POSTGRES_PASSWORD", POSTGRES_PASSWORD),
+        return (("POSTGRES_USER", POSTGRES_ADMIN), ("POSTGRES_PASSWORD_FILE", POSTGRES_PASSWORD),
                 ("POSTGRES_DB", database), ("APP_DB_USER", user),
-                ("POSTGRES_APP_PASSWORD", POSTGRES_APP_PASSWORD))
+                ("POSTGRES_APP_PASSWORD_FILE", POSTGRES_APP_PASSWORD))
     if kind == "mysql":
         # The image grants MYSQL_USER every right on MYSQL_DATABASE and nothing else.
-        return (("MYSQL_ROOT_PASSWORD", MYSQL_ROOT_PASSWORD), ("MYSQL_DATABASE", database),
-                ("MYSQL_USER", user), ("MYSQL_PASSWORD", MYSQL_PASSWORD))
+        return (("MYSQL_ROOT_PASSWORD_FILE", MYSQL_ROOT_PASSWORD), ("MYSQL_DATABASE", database),
+                ("MYSQL_USER", user), ("MYSQL_PASSWORD_FILE", MYSQL_PASSWORD))
     if kind == "mongodb":
         return (("MONGO_INITDB_ROOT_USERNAME", "root"),
-                ("MONGO_INITDB_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),
+                ("MONGO_INITDB_ROOT_PASSWORD_FILE", MONGO_ROOT_PASSWORD),
                 ("MONGO_INITDB_DATABASE", database), ("APP_DB_USER", user),
-                ("MONGO_APP_PASSWORD", MONGO_APP_PASSWORD))
+                ("MONGO_APP_PASSWORD_FILE", MONGO_APP_PASSWORD))
     if kind == "redis":
-        # As redis_workload: the command passes it to --requirepass (run with --appendonly yes
-        # when Redis is a service's database, or a crash loses the writes since the snapshot).
-        return (("REDIS_PASSWORD", REDIS_PASSWORD),)
+        # As redis_workload: the command feeds it to redis-server's standard input from the
+        # file (run with --appendonly yes, or a crash loses the writes since the snapshot).
+        return (("REDIS_PASSWORD_FILE", REDIS_PASSWORD),)
     if kind == "neo4j":
         # The initial password of the `neo4j` user, set before the first start. Community
         # edition has no roles: any user may do anything, so the service connects as neo4j.
-        return (("NEO4J_AUTH", text("neo4j/", NEO4J_PASSWORD)),)
+        # The image has no *_FILE for it: the command (server_command) sets NEO4J_AUTH from
+        # the file NEO4J_PASSWORD_FILE names (common.from_secret_files' way).
+        return (("NEO4J_PASSWORD_FILE", NEO4J_PASSWORD),)
     if kind == "elasticsearch":
         # Not secured: the stand-in (OpenSearch without its security plugin) cannot check
         # credentials, so the database is guarded only by its network, which only its owner
@@ -544,26 +549,40 @@ INIT_FILES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = "") -> Text:
-    """The connection URL the app receives for `kind` at `hosts` (host:port each)."""
+def app_url(kind: str, hosts: list[str], database: str, user: str, query: str = "") -> str:
+    """The connection URL the app receives for `kind` at `hosts` (host:port each).
+
+    It holds no password: the app reads `app_password(kind)` from its file and puts it
+    into the URL itself (`settings.py`), so the URL can sit in the environment.
+    """
     where = ",".join(hosts)
     suffix = f"?{query}" if query else ""
     if kind == "postgres":
-        return text(f"postgresql://{user}:", POSTGRES_APP_PASSWORD, f"@{where}/{database}{suffix}")
+        return f"postgresql://{user}@{where}/{database}{suffix}"
     if kind == "mysql":
-        return text(f"mysql://{user}:", MYSQL_PASSWORD, f"@{where}/{database}{suffix}")
+        return f"mysql://{user}@{where}/{database}{suffix}"
     if kind == "mongodb":
         options = f"authSource={database}" + (f"&{query}" if query else "")
-        return text(f"mongodb://{user}:", MONGO_APP_PASSWORD, f"@{where}/{database}?{options}")
+        return f"mongodb://{user}@{where}/{database}?{options}"
     if kind == "redis":
-        return text("redis://:", REDIS_PASSWORD, f"@{where}/{database}")
+        return f"redis://{where}/{database}"
     if kind == "neo4j":
         # No database in the path: Community edition serves only `neo4j`, the default.
-        return text("bolt://neo4j:", NEO4J_PASSWORD, f"@{where}")
+        return f"bolt://neo4j@{where}"
     if kind == "elasticsearch":
         # The path is the app's index prefix (`<database>-<plural>`); no credentials (see
         # server_environment).
-        return text(f"http://{where}/{database}")
+        return f"http://{where}/{database}"
     if kind == "solr":
-        return text(f"http://{where}/solr/{database}")
+        return f"http://{where}/solr/{database}"
     raise KeyError(f"no connection URL for {kind}")
+
+
+_APP_PASSWORDS = {"postgres": POSTGRES_APP_PASSWORD, "mysql": MYSQL_PASSWORD,
+                  "mongodb": MONGO_APP_PASSWORD, "redis": REDIS_PASSWORD,
+                  "neo4j": NEO4J_PASSWORD}
+
+
+def app_password(kind: str) -> Secret:
+    """The secret the app authenticates to `kind` with (beside `app_url`)."""
+    return _APP_PASSWORDS[kind]

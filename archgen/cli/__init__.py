@@ -19,6 +19,7 @@ def _load_commands() -> None:
         build,
         check,
         config,
+        deploy,
         diagram,
         down,
         exec,

@@ -12,15 +12,22 @@ def run_status(terminal: Terminal, project_dir: Path | None, project_name: str |
     from archgen.runtime.compose import project_name_only
     from archgen.runtime.engine import Engine
     from archgen.runtime.status import project_status, render_table
+    from archgen.runtime.swarm import render_tasks, swarm_tasks
 
     name = project_name_only(project_dir, project_name)
-    rows = project_status(Engine.connect(), name)
+    engine = Engine.connect()
+    rows = project_status(engine, name)
+    tasks = swarm_tasks(engine.api, name)
     if as_json:
-        terminal.json([row.as_dict() for row in rows])
-    elif not rows:
+        terminal.json([row.as_dict() for row in rows]
+                      + [{"kind": "swarm task", **task.as_dict()} for task in tasks])
+        return 0
+    if not rows and not tasks:
         terminal.info(f"project {name} has no containers")
-    else:
+    if rows:
         terminal.data(render_table(rows))
+    if tasks:
+        terminal.data(render_tasks(tasks))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The `export` command: write Kubernetes manifests (+ kustomize) or a Helm chart for a project."""
+"""The `export` command: write Kubernetes manifests (+ kustomize), a Helm chart or a Swarm stack."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from archgen.cli._app import app, terminal
 
 @app.command()
 def export(
-    target: str = typer.Argument(..., metavar="TARGET", help="kubernetes or helm."),
+    target: str = typer.Argument(..., metavar="TARGET", help="kubernetes, helm or swarm."),
     source: Path | None = typer.Argument(
         None, metavar="PROJECT_DIR|SPEC", show_default=False,
         help="A rendered project or a spec file (default: the current directory).",
@@ -30,7 +30,7 @@ def export(
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the files and the report as JSON on stdout."),
 ) -> int:
-    """Export a project to Kubernetes or Helm, reporting every setting that does not map.
+    """Export a project to Kubernetes, Helm or Swarm, reporting every setting that does not map.
 
     Example: archgen export kubernetes shop -o shop-k8s --istio
     """
@@ -65,8 +65,13 @@ def export(
                      f"({len(result.files)} files): {counts['mapped']} settings mapped, "
                      f"{counts['changed']} changed, {counts['unmapped']} not mapped, "
                      f"{counts['skipped']} workloads skipped (see above)")
+    if target == "swarm":
+        terminal.info(f"next: build or load the images of {output}/images.txt on every node "
+                      f"(swarm does not build), then {output}/deploy.sh PROJECT_DIR")
+        return 0
     terminal.info(f"next: {output}/create-secrets.sh PROJECT_DIR, then "
                   + ("kubectl apply -k " + f"{output}/overlays/dev" if target == "kubernetes"
                      else f"helm install {result.project} {output} -n {result.project} "
                      "--create-namespace"))
     return 0
+

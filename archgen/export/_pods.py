@@ -9,7 +9,7 @@ from archgen.catalog import Healthcheck
 from archgen.export._units import ProjectFiles, Unit, dns_name, duration
 from archgen.export._values import Raw, Value
 from archgen.export.report import Report
-from archgen.variables import Text, Var
+from archgen.variables import SECRETS_TARGET, Secret, Text, Var
 
 API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1"}
 DEFAULT_SIZES = {"database": "10Gi", "cache": "1Gi", "sentinel": "100Mi"}
@@ -61,6 +61,7 @@ class PodWriter:
         self.files = files
         self.report = report
         self.secret_name = f"{project}-env"
+        self.files_secret = f"{project}-secrets"  # secrets/<name>, one key per file
         self.settings_name = f"{project}-settings"
         self.settings: dict[str, str] = {}
 
@@ -127,6 +128,16 @@ class PodWriter:
                                 f"on the host becomes the Service port {port.container}, "
                                 "reached from outside through the Ingress")
         volumes, mounts, claims = self._mounts(unit)
+        if w.secrets:
+            # The same paths as in compose: the environment names them (`*_FILE`).
+            volumes.append({"name": "secrets", "secret": {
+                "secretName": self.files_secret, "defaultMode": 0o444,
+                "items": [{"key": item.name, "path": item.name} for item in w.secrets]}})
+            mounts.append({"name": "secrets", "mountPath": SECRETS_TARGET, "readOnly": True})
+            self.report.mapped(unit.name, "secrets", f"Secret {self.files_secret} keys "
+                               + ", ".join(item.name for item in w.secrets)
+                               + f" mounted at {SECRETS_TARGET}/<name> (created by "
+                               "create-secrets.sh from secrets/)")
         if mounts:
             container["volumeMounts"] = mounts
         container["resources"] = self._resources(unit, hpa)
@@ -186,6 +197,10 @@ class PodWriter:
                 self.report.mapped(unit.name, f"environment.{name}", "dependent env var: "
                                    + ", ".join(f"$({v.name})" for v in value.variables)
                                    + " from the Secret, defined before it")
+            elif isinstance(value, Secret):
+                entries.append({"name": name, "value": value.target})
+                self.report.mapped(unit.name, f"environment.{name}", f"the path of Secret "
+                                   f"{self.files_secret} key {value.name}, mounted there")
             elif isinstance(value, Var):
                 if name in defined:
                     continue

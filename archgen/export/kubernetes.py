@@ -6,7 +6,8 @@ ones StatefulSets with volume claims behind headless Services; one-shot ones Job
 The edge (the workload with published ports) stays a Deployment behind a Service and
 the Ingress routes to it, so TLS, redirects, headers and balancing stay where the
 compose project has them. NetworkPolicies admit traffic only along the model's edges.
-Secrets are referenced by name and created from `.env` by `create-secrets.sh`.
+Secrets are referenced by name and created from `.env` and `secrets/` by
+`create-secrets.sh`; the password files are mounted at `/run/secrets/<name>` as in compose.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from archgen.export._units import ProjectFiles, Unit, units_of
 from archgen.export._values import Value
 from archgen.export.report import Report
 from archgen.model.graph import Architecture
+from archgen.variables import SECRETS_DIR
 
 
 @dataclass
@@ -106,7 +108,11 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                        "TLS Secret with the project's self-signed pair: replace it with a "
                        "certificate for the ingress host (e.g. from cert-manager)")
     out.add("network-policies.yaml", *_network_policies(architecture, units, out.edge, report))
-    out.secrets = {f"{project}-env": ".env", **files.secrets}
+    # `.env` holds settings now; its Secret only when a workload still reads a secret from it.
+    from_env = any(var.secret for w in architecture.workloads for var in w.variables)
+    out.secrets = {**({f"{project}-env": ".env"} if from_env else {}), **files.secrets}
+    if any(w.secrets for w in architecture.workloads):
+        out.secrets[writer.files_secret] = SECRETS_DIR
     return out
 
 
@@ -247,7 +253,7 @@ def secrets_script(manifests: Manifests, edge_dir: str | None) -> str:
     lines = [
         "#!/bin/sh",
         "# Creates (or updates) the Secrets the manifests reference, from the rendered project's",
-        "# private files: .env (written by `archgen new`) and the edge's TLS pair. No secret",
+        "# private files: .env and secrets/ (written by `archgen new`) and the edge's TLS pair. No secret",
         "# value is ever written into this folder.",
         "# Usage: ./create-secrets.sh [PROJECT_DIR]   (default: the current directory)",
         "set -eu",

@@ -329,16 +329,35 @@ def init_mounts(kind: str) -> tuple[Mount, ...]:
                  for source, target in INIT_FILES.get(kind, ()))
 
 
+# Redis reads `requirepass` from its standard input (`redis-server -`), fed from the secret
+# file: the password is in neither the environment nor redis-server's arguments.
+REDIS_SERVER = ('exec docker-entrypoint.sh redis-server - --appendonly yes <<EOF\n'
+                'requirepass "$$(cat "$$REDIS_PASSWORD_FILE")"\nEOF')
+
+
 def redis_workload(name: str = "redis") -> Workload:
     return server_workload(
         name, "redis", "redis",
-        command=("sh", "-c", 'exec docker-entrypoint.sh redis-server --requirepass '
-                             '"$$REDIS_PASSWORD" --appendonly yes'),
-        environment=(("REDIS_PASSWORD", REDIS_PASSWORD),),
+        command=("sh", "-c", REDIS_SERVER),
+        environment=(("REDIS_PASSWORD_FILE", REDIS_PASSWORD),),
         memory="128M", grace=None,
-        field_comments=(("command", "The shell passes the password from the environment to "
-                                    "redis-server; the image entrypoint still drops root."),),
+        field_comments=(("command", "The shell hands redis-server its password on standard "
+                                    "input, read from the secret file (never an argument or a "
+                                    "variable); the image entrypoint still drops root."),),
     )
+
+
+def from_secret_files(variables: tuple[str, ...], entrypoint: tuple[str, ...]) -> tuple[str, ...]:
+    """An entrypoint that sets each `VAR` from the file `VAR_FILE` names, then execs `entrypoint`.
+
+    For images with no `*_FILE` contract of their own: Keycloak (KC_BOOTSTRAP_ADMIN_PASSWORD;
+    keycloak/keycloak#10816 is still open) and RabbitMQ 3.9+ (the image dropped
+    RABBITMQ_DEFAULT_PASS_FILE; RabbitMQ itself still reads RABBITMQ_DEFAULT_PASS). The value
+    then lives in the server process's environment only, never in the container's
+    configuration (`docker inspect`). bash: the Keycloak image has no other shell.
+    """
+    reads = "; ".join(f'export {v}="$$(cat "$${v}_FILE")"; unset {v}_FILE' for v in variables)
+    return ("bash", "-c", f'{reads}; exec "$$@"', "bash", *entrypoint)
 
 
 def job_workload(name: str, node: str, kind: str, *, entrypoint: tuple[str, ...],

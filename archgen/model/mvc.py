@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from archgen import __version__
-from archgen.catalog import CATALOG, app_url, server_environment
+from archgen.catalog import CATALOG, app_password, app_url, server_environment
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -26,7 +26,7 @@ from archgen.model.common import (
 )
 from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.workload import Workload, healthy
-from archgen.variables import REDIS_PASSWORD, EnvValue, text
+from archgen.variables import EnvValue
 
 PARTS = (("compose", "."), ("edge", "."), ("data", "."), ("delivery", "."), ("app", "app"))
 
@@ -39,8 +39,10 @@ def app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
         ("APP_DB_ENGINE", database["engine"]),
         ("APP_DATABASE_URL", app_url(database["engine"], [f"{database['service']}:{database['port']}"],
                                      database["name"], database["user"])),
-        ("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
-                               f"@{cache['service']}:{cache['port']}/{redis_db}")),
+        ("APP_DATABASE_PASSWORD_FILE", app_password(database["engine"])),
+        ("APP_REDIS_URL", app_url("redis", [f"{cache['service']}:{cache['port']}"], str(redis_db),
+                                  "")),
+        ("APP_REDIS_PASSWORD_FILE", app_password("redis")),
         *app_settings(cache, edge),
     )
 

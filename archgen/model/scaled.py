@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from archgen import __version__
-from archgen.catalog import CATALOG, app_url, server_environment
+from archgen.catalog import CATALOG, app_password, app_url, server_environment
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -34,7 +34,6 @@ from archgen.variables import (
     POSTGRES_REPLICATION_PASSWORD,
     REDIS_PASSWORD,
     EnvValue,
-    text,
 )
 
 PARTS = (("compose", "."), ("edge", "."), ("data", "."), ("delivery", "."), ("app", "app"))
@@ -94,13 +93,14 @@ def _app_environment(name: str, database: dict[str, Any], cache: dict[str, Any],
         pairs.append(("APP_DATABASE_URL", app_url(
             engine, [f"{m}:{port}" for m in database["members"]], database["name"],
             database["user"], f"replicaSet={database['replica_set']}&retryWrites=true&w=majority")))
+    pairs.append(("APP_DATABASE_PASSWORD_FILE", app_password(engine)))
     if cache["sentinel"]:
         pairs += [("APP_REDIS_SENTINELS", ",".join(f"{s}:{SENTINEL_PORT}" for s in cache["sentinels"])),
-                  ("APP_REDIS_MASTER", cache["master_name"]),
-                  ("APP_REDIS_PASSWORD", REDIS_PASSWORD)]
+                  ("APP_REDIS_MASTER", cache["master_name"])]
     else:
-        pairs.append(("APP_REDIS_URL", text("redis://:", REDIS_PASSWORD,
-                                            f"@{cache['service']}:{cache['port']}/0")))
+        pairs.append(("APP_REDIS_URL", app_url("redis", [f"{cache['service']}:{cache['port']}"],
+                                               "0", "")))
+    pairs.append(("APP_REDIS_PASSWORD_FILE", REDIS_PASSWORD))
     return (*pairs, *app_settings(cache, edge))
 
 
@@ -121,7 +121,7 @@ def _postgres(database: dict[str, Any]) -> list[Workload]:
     workloads = [server_workload(
         primary, "db", engine, command=_PG_COMMAND,
         environment=(*server_environment(engine, database["name"], database["user"]),
-                     ("POSTGRES_REPLICATION_PASSWORD", POSTGRES_REPLICATION_PASSWORD)),
+                     ("POSTGRES_REPLICATION_PASSWORD_FILE", POSTGRES_REPLICATION_PASSWORD)),
         mounts=(Mount("./db/primary-init.sh", "/docker-entrypoint-initdb.d/10-replication.sh",
                       read_only=True, comment="Run once, on the first start: the replication "
                       "role and its pg_hba.conf line."), *init_mounts(engine)),
@@ -138,7 +138,7 @@ def _postgres(database: dict[str, Any]) -> list[Workload]:
             environment=(("POSTGRES_USER", database["user"]), ("POSTGRES_DB", database["name"]),
                          ("PRIMARY_HOST", primary),
                          ("REPLICATION_USER", database["replication_user"]),
-                         ("POSTGRES_REPLICATION_PASSWORD", POSTGRES_REPLICATION_PASSWORD)),
+                         ("POSTGRES_REPLICATION_PASSWORD_FILE", POSTGRES_REPLICATION_PASSWORD)),
             mounts=(Mount("./db/standby.sh", "/etc/archgen/db/standby.sh", read_only=True),),
             depends_on=healthy(primary),
             field_comments=(("entrypoint", "The wrapper clones the primary into an empty data "
@@ -153,7 +153,7 @@ def _mongodb(database: dict[str, Any]) -> list[Workload]:
     workloads = []
     for index, member in enumerate(members):
         environment: tuple[tuple[str, EnvValue], ...] = (
-            ("MONGO_REPLICA_SET_KEY", MONGO_REPLICA_SET_KEY),)
+            ("MONGO_REPLICA_SET_KEY_FILE", MONGO_REPLICA_SET_KEY),)
         if index == 0:  # only the first member creates the root user: the others start empty
             environment += server_environment(engine, database["name"], database["user"])
         workloads.append(server_workload(
@@ -167,15 +167,16 @@ def _mongodb(database: dict[str, Any]) -> list[Workload]:
                      "other with a shared key (keyfile), elect a primary by majority and elect a "
                      "new one when it fails.",) if index == 0 else (),
             field_comments=(("entrypoint", "The wrapper writes the keyfile mongod insists on "
-                             "(mode 400, owned by mongodb) from MONGO_REPLICA_SET_KEY, then hands "
+                             "(mode 400, owned by mongodb) from the replica-set key's secret "
+                             "file, then hands "
                              "over to the image's own entrypoint."),),
         ))
-    url = (f"mongodb://root:$${{MONGO_ROOT_PASSWORD}}@{database['primary']}:{database['port']}"
-           "/admin?directConnection=true")
+    url = (f'mongodb://root:$$(cat "$$MONGO_ROOT_PASSWORD_FILE")@{database["primary"]}:'
+           f"{database['port']}/admin?directConnection=true")
     workloads.append(job_workload(
         database["init_service"], "db-init", engine,
         entrypoint=("bash", "-c", f'exec mongosh --quiet "{url}" /etc/archgen/db/rs-init.js'),
-        environment=(("MONGO_ROOT_PASSWORD", MONGO_ROOT_PASSWORD),),
+        environment=(("MONGO_ROOT_PASSWORD_FILE", MONGO_ROOT_PASSWORD),),
         mounts=(Mount("./db/rs-init.js", "/etc/archgen/db/rs-init.js", read_only=True),),
         depends_on=healthy(*members),
         comment=("One-shot: initiates the replica set (once; a no-op when it exists) and waits "
@@ -193,7 +194,7 @@ def _redis(cache: dict[str, Any]) -> list[Workload]:
         workloads.append(server_workload(
             node, "redis", "redis",
             command=("sh", "/etc/archgen/redis/redis-node.sh", node, *(nodes[:1] if index else ())),
-            environment=(("REDIS_PASSWORD", REDIS_PASSWORD),),
+            environment=(("REDIS_PASSWORD_FILE", REDIS_PASSWORD),),
             mounts=(Mount("./redis/redis-node.sh", "/etc/archgen/redis/redis-node.sh",
                           read_only=True),),
             memory="128M", grace=None,
@@ -206,13 +207,13 @@ def _redis(cache: dict[str, Any]) -> list[Workload]:
     assert base is not None
     # Healthy once this sentinel sees a quorum able to authorise a failover.
     quorum_check = replace(base, test=(
-        "CMD-SHELL", 'REDISCLI_AUTH="$${REDIS_PASSWORD}" redis-cli -h 127.0.0.1 '
+        "CMD-SHELL", 'REDISCLI_AUTH="$$(cat "$${REDIS_PASSWORD_FILE}")" redis-cli -h 127.0.0.1 '
         f"-p {SENTINEL_PORT} sentinel ckquorum {cache['master_name']} | grep -q '^OK'"))
     for sentinel in sentinels:
         workloads.append(server_workload(
             sentinel, "sentinel", "redis",
             command=("sh", "/etc/archgen/redis/sentinel.sh", sentinel, nodes[0]),
-            environment=(("REDIS_PASSWORD", REDIS_PASSWORD),
+            environment=(("REDIS_PASSWORD_FILE", REDIS_PASSWORD),
                          ("SENTINEL_MASTER", cache["master_name"]),
                          ("SENTINEL_QUORUM", str(cache["quorum"])),
                          ("SENTINEL_DOWN_AFTER_MS", str(cache["down_after_ms"])),

@@ -1,8 +1,10 @@
 """Workloads: what runs where, typed, for every writer (compose today; Kubernetes, Swarm next).
 
-A workload holds *references* to secrets (`Var`), never their values, so a writer
-decides how a secret reaches the container (`${VAR}` from `.env`, a Kubernetes
-Secret, a Swarm secret).
+A workload holds *references* to settings (`Var`) and secrets (`Secret`), never their
+values, so a writer decides how each reaches the container: a setting as `${VAR}` from
+`.env` (a ConfigMap key in Kubernetes); a secret as a file mounted at
+`/run/secrets/<name>` (a compose file secret, a Kubernetes Secret volume, a Swarm
+secret), its path in the environment.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archgen.catalog import Healthcheck
-from archgen.variables import EnvValue, Var, variables_of
+from archgen.variables import EnvValue, Secret, Var, variables_of
 
 STARTED = "service_started"
 HEALTHY = "service_healthy"
@@ -99,6 +101,8 @@ class Workload:
     job: bool = False  # runs once and exits
     comment: tuple[str, ...] = ()  # why it looks the way it does, above its compose entry
     field_comments: tuple[tuple[str, str], ...] = ()  # key -> a comment above that key
+    # Secrets a script of the workload reads by path without an environment entry naming it.
+    secret_files: tuple[Secret, ...] = ()
 
     @property
     def variables(self) -> tuple[Var, ...]:
@@ -107,6 +111,12 @@ class Workload:
             for var in variables_of(value):
                 found.setdefault(var.name, var)
         return tuple(found.values())
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every secret mounted into the container: `(name, variable, target)` each."""
+        found = [value for _, value in self.environment if isinstance(value, Secret)]
+        return tuple(dict.fromkeys([*found, *self.secret_files]))
 
     @property
     def volumes(self) -> tuple[str, ...]:

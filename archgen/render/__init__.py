@@ -14,8 +14,10 @@ from typing import Any
 from archgen.errors import BlueprintUnavailableError, DriftError, RenderError, TargetExistsError
 from archgen.model import Architecture, resolve
 from archgen.model.registry import REGISTRY
+from archgen.render.compose import project_secrets
 from archgen.resources import blueprints_dir
 from archgen.spec import Spec, spec_from_data
+from archgen.variables import SECRETS_DIR
 
 __all__ = [
     "FileChange",
@@ -41,7 +43,8 @@ def available_blueprints() -> dict[str, Path]:
 
 
 def _is_private(relative: Path) -> bool:
-    return relative.name in _PRIVATE or _PRIVATE_DIR in relative.parts[:-1]
+    return (relative.name in _PRIVATE or _PRIVATE_DIR in relative.parts[:-1]
+            or relative.parts[:1] == (SECRETS_DIR,))
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -211,10 +214,16 @@ class Renderer:
 
     def _private_paths(self) -> list[str]:
         tls = f"{self._edge_service()}/{_PRIVATE_DIR}"
-        return [".env", f"{tls}/cert.pem", f"{tls}/combined.pem", f"{tls}/key.pem"]
+        secret_files = [f"{SECRETS_DIR}/{s.name}" for s in project_secrets(self.architecture)]
+        return [".env", *secret_files, f"{tls}/cert.pem", f"{tls}/combined.pem", f"{tls}/key.pem"]
 
     def _add_private_material(self, staged: Path) -> None:
-        from archgen.render._secrets import env_from_example, write_tls_pair
+        from archgen.render._secrets import (
+            env_from_example,
+            secret_values,
+            write_secret_files,
+            write_tls_pair,
+        )
 
         example = staged / ".env.example"
         existing_env = self.target / ".env"
@@ -224,6 +233,12 @@ class Renderer:
             fd = os.open(staged / ".env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(env_text)
+        # Only the missing ones: an existing file keeps its value (a database was initialised
+        # with it), as `.env` and the TLS pair do.
+        values = secret_values(project_secrets(self.architecture), self.target / SECRETS_DIR,
+                               previous)
+        if values:
+            write_secret_files(staged, values)
         tls = Path(self._edge_service()) / _PRIVATE_DIR
         if not (self.target / tls / "key.pem").is_file():
             write_tls_pair(staged / tls, ["localhost", self.spec.name])
@@ -240,6 +255,8 @@ class Renderer:
             destination = self.target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged / relative, destination)
+        if (self.target / SECRETS_DIR).is_dir():  # mkdir above made it with the umask's mode
+            (self.target / SECRETS_DIR).chmod(0o700)
 
 
 class _Staging:

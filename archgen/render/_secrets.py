@@ -1,11 +1,14 @@
-"""Material that never goes into git: the `.env` secrets and the proxy's self-signed TLS pair."""
+"""Material that never goes into git: `.env`, the `secrets/` files and the proxy's TLS pair."""
 
 from __future__ import annotations
 
 import datetime
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
+
+from archgen.variables import SECRETS_DIR, Secret
 
 SECRET_BYTES = 32  # token_urlsafe(32) gives 43 URL-safe characters
 
@@ -34,6 +37,37 @@ def env_from_example(example: str, existing: str | None = None) -> str:
         else:
             lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+# The folder keeps other host users out; each file is readable by any user *inside* the
+# containers it is bind-mounted into, since the images read it as their own user (postgres,
+# mongodb, redis, the app's 10001), not as the host user who owns it.
+SECRETS_DIR_MODE = 0o700
+SECRET_FILE_MODE = 0o644
+
+
+def secret_values(wanted: Iterable[Secret], folder: Path, env_text: str | None) -> dict[str, str]:
+    """A value for each secret whose file `folder` lacks; files already there are never changed.
+
+    A project rendered before secrets moved to files has them in `.env` under their old
+    variable names: those values are taken over, so its databases keep their passwords.
+    """
+    previous: dict[str, str] = {}
+    for line in (env_text or "").splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and value:
+            previous[name.strip()] = value
+    return {item.name: previous.get(item.variable) or secrets.token_urlsafe(SECRET_BYTES)
+            for item in wanted if not (folder / item.name).is_file()}
+
+
+def write_secret_files(root: Path, values: dict[str, str]) -> None:
+    """Write `values` as `root/secrets/<name>` (no trailing newline, as the images strip it)."""
+    folder = root / SECRETS_DIR
+    folder.mkdir(mode=SECRETS_DIR_MODE, parents=True, exist_ok=True)
+    folder.chmod(SECRETS_DIR_MODE)
+    for name, value in values.items():
+        _write_private(folder / name, value.encode("utf-8"), SECRET_FILE_MODE)
 
 
 def _write_private(path: Path, data: bytes, mode: int) -> None:

@@ -16,8 +16,9 @@ with this version of archgen. Per generated file:
 | none | missing | present | written (`create`) |
 | none | differs | present | a conflict over the differing lines (you made a file archgen now renders) |
 
-`.env` keeps every line and only gains the variables `.env.example` added; the
-TLS pair is kept (moved along when the edge's folder changes, e.g. mvc's `proxy/`
+`.env` keeps every line and only gains the variables `.env.example` added;
+`secrets/` only gains the files of new secrets (an older project's values are taken
+over from its `.env`); the TLS pair is kept (moved along when the edge's folder changes, e.g. mvc's `proxy/`
 to scaled's `lb/`). The files are written one by one, each atomically, and the
 record last: an interrupted update is finished by running it again.
 """
@@ -91,6 +92,7 @@ class _Write:
     path: str
     content: bytes | None  # None: delete
     mode: int | None = None  # None: keep the existing file's mode (or 0o644)
+    dir_mode: int | None = None  # the folder's mode (secrets/: 0o700); None: leave it
 
 
 def update_project(project: Path, *, spec_file: Path | None = None, dry_run: bool = False) -> UpdateResult:
@@ -200,12 +202,27 @@ def _merge_one(path: str, old: bytes | None, mine: bytes, fresh: bytes, result: 
 
 
 def _private_material(root: Path, staged: Path, renderer: Renderer, result: UpdateResult) -> list[_Write]:
-    """`.env` gains new variables only; the TLS pair stays (and follows a renamed edge folder)."""
-    from archgen.render._secrets import env_from_example, write_tls_pair
+    """`.env` gains variables, `secrets/` files; the TLS pair stays (or follows the edge folder)."""
+    from archgen.render._secrets import (
+        SECRET_FILE_MODE,
+        SECRETS_DIR_MODE,
+        env_from_example,
+        secret_values,
+        write_tls_pair,
+    )
+    from archgen.render.compose import project_secrets
+    from archgen.variables import SECRETS_DIR
 
     writes: list[_Write] = []
     example = staged / ".env.example"
     env = root / ".env"
+    previous_env = env.read_text(encoding="utf-8") if env.is_file() else None
+    values = secret_values(project_secrets(renderer.architecture), root / SECRETS_DIR, previous_env)
+    if values:
+        for name, value in values.items():
+            writes.append(_Write(f"{SECRETS_DIR}/{name}", value.encode("utf-8"), SECRET_FILE_MODE,
+                                 SECRETS_DIR_MODE))
+        result.files.append(FileUpdate(SECRETS_DIR, "create", "secret files: " + ", ".join(values)))
     if example.is_file():
         example_text = example.read_text(encoding="utf-8")
         if env.is_file():
@@ -331,6 +348,8 @@ def _apply(root: Path, write: _Write) -> None:
     if mode is None:
         mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
     target.parent.mkdir(parents=True, exist_ok=True)
+    if write.dir_mode is not None:
+        target.parent.chmod(write.dir_mode)
     fd, temporary = tempfile.mkstemp(prefix=".archgen-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -14,7 +14,7 @@ from typing import Any
 
 from archgen.model.graph import Architecture
 from archgen.model.workload import Workload
-from archgen.variables import Var, compose_value
+from archgen.variables import Secret, Var, compose_value
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./$][^#]*$")
 _WIDTH = 92
@@ -93,6 +93,9 @@ def service_lines(workload: Workload) -> list[str]:
             if note:
                 body.lines += _comment(note, "      ")
             body.item(f"{name}: {scalar(compose_value(value))}")
+    if w.secrets:
+        # Read-only files at /run/secrets/<name>: the environment above names only their paths.
+        body.key("secrets", _flow([s.name for s in w.secrets]))
     if w.ports:
         body.key("ports")
         for port in w.ports:
@@ -158,8 +161,17 @@ def env_variables(architecture: Architecture) -> list[Var]:
     return sorted(found.values(), key=lambda v: not v.secret)
 
 
+def project_secrets(architecture: Architecture) -> list[Secret]:
+    """Every secret a workload mounts, in order of first use: one file each under `secrets/`."""
+    found: dict[str, Secret] = {}
+    for workload in architecture.workloads:
+        for item in workload.secrets:
+            found.setdefault(item.name, item)
+    return list(found.values())
+
+
 def compose_data(architecture: Architecture) -> dict[str, Any]:
-    """What the `compose` part prints: each service's comment and body, networks, volumes."""
+    """What the `compose` part prints: each service's comment and body, networks, volumes, secrets."""
     services = []
     volumes: list[str] = []
     for workload in architecture.workloads:
@@ -169,5 +181,9 @@ def compose_data(architecture: Architecture) -> dict[str, Any]:
         volumes += [v for v in workload.volumes if v not in volumes]
     variables = [{"name": v.name, "value": v.default or "", "comment": v.comment}
                  for v in env_variables(architecture)]
+    # File secrets: the one kind docker-compose 1.x, Compose v2 and archgen's runtime all
+    # mount (bind-mounted read-only at /run/secrets/<name>).
+    secrets = [{"name": s.name, "file": s.file, "variable": s.variable, "comment": s.comment}
+               for s in project_secrets(architecture)]
     return {"services": services, "networks": list(architecture.networks), "volumes": volumes,
-            "variables": variables}
+            "variables": variables, "secrets": secrets}

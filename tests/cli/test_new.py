@@ -80,25 +80,26 @@ def test_json_output_lists_every_written_file(cli, tmp_path: Path) -> None:  # t
     assert {"compose.yaml", ".env", ".env.example", "archgen.yaml", "README.md"} <= paths
 
 
-def test_env_holds_random_secrets_and_is_private(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_secret_files_are_random_and_private(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first, second = tmp_path / "a", tmp_path / "b"
     cli("new", "-o", first)
     cli("new", "-o", second)
-    env = dict(line.split("=", 1) for line in (first / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
-    other = dict(line.split("=", 1) for line in (second / ".env").read_text().splitlines()
-                 if "=" in line and not line.startswith("#"))
+    secrets = {p.name: p.read_text() for p in (first / "secrets").iterdir()}
+    other = {p.name: p.read_text() for p in (second / "secrets").iterdir()}
+    assert secrets and set(secrets) == set(other)
     example = (first / ".env.example").read_text()
-    secrets = [name for name in env if f"{name}=\n" in example]
-    assert secrets, "the example must leave secret values empty"
-    for name in secrets:
-        assert len(env[name]) >= 32
-        assert env[name] != other[name]
-        assert env[name] not in example
+    env = (first / ".env").read_text()
+    for name, value in secrets.items():
+        assert len(value) >= 32 and value != other[name]
+        assert value not in example and value not in env
+        assert f"secrets/{name}" in example  # listed for whoever copies the example
+        assert stat.S_IMODE(os.stat(first / "secrets" / name).st_mode) == 0o644
+    # Only the owner reaches the files; inside a container its own user reads them.
+    assert stat.S_IMODE(os.stat(first / "secrets").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(first / ".env").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(first / "proxy/tls/key.pem").st_mode) == 0o600
     ignored = (first / ".gitignore").read_text().splitlines()
-    assert ".env" in ignored and "proxy/tls/" in ignored
+    assert {".env", "secrets/", "proxy/tls/"} <= set(ignored)
 
 
 def test_architecture_without_blueprint_says_not_available_yet(

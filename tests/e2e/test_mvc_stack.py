@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
+from archgen.runtime.model import LABEL_PROJECT
 from tests.e2e.conftest import require_images
 
 pytestmark = pytest.mark.docker
@@ -94,12 +95,27 @@ def _wait_engine_healthy(project: Path, deadline_s: float = 90) -> dict[str, dic
         time.sleep(1)
 
 
+def _secrets(project: Path) -> dict[str, str]:
+    """The project's passwords by their variable's name (secrets/mysql_password: MYSQL_PASSWORD)."""
+    return {path.name.upper(): path.read_text() for path in (project / "secrets").iterdir()}
+
+
+def _no_password_in_inspect(docker_client: Any, project: Path, name: str) -> None:
+    """`docker inspect` of every container shows no password: not in Env, Cmd or Entrypoint."""
+    values = list(_secrets(project).values())
+    assert values
+    containers = docker_client.containers.list(
+        all=True, filters={"label": f"{LABEL_PROJECT}={name}"})
+    assert containers
+    for container in containers:
+        config = container.attrs["Config"]
+        seen = json.dumps([config.get("Env"), config.get("Cmd"), config.get("Entrypoint")])
+        leaked = [v for v in values if v in seen]
+        assert not leaked, f"{container.name}: a password is in its inspect output"
+
+
 def _db_value(docker_client: Any, project: Path, name: str, engine: str, sql: str) -> str:
-    env = dict(
-        line.split("=", 1)
-        for line in (project / ".env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
+    env = _secrets(project)
     container = docker_client.containers.get(f"{name}-db-1")
     if engine == "mongodb":
         return _mongo_value(container, env, sql)
@@ -141,8 +157,7 @@ def _mongo_value(container: Any, env: dict[str, str], sql: str) -> str:
 
 def _app_user_is_confined(docker_client: Any, project: Path, name: str, engine: str) -> None:
     """The app's database user reaches its own database only and cannot create users."""
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
+    env = _secrets(project)
     container = docker_client.containers.get(f"{name}-db-1")
     if engine == "postgres":
         def as_app(database: str, sql: str) -> tuple[int, str]:
@@ -174,7 +189,7 @@ def _app_user_is_confined(docker_client: Any, project: Path, name: str, engine: 
         assert 'roles: [{ role: "readWrite", db: name }]' in init, init
         app_env = container.client.containers.get(f"{name}-app-1").attrs["Config"]["Env"]
         url = next(v.split("=", 1)[1] for v in app_env if v.split("=", 1)[1].startswith("mongodb://"))
-        assert url.startswith("mongodb://app:") and "authSource=app" in url and "root" not in url, url
+        assert url.startswith("mongodb://app@") and "authSource=app" in url and "root" not in url, url
         code, out = _mongosh(container, {**env, "MONGO_APP_PASSWORD": "wrong"}, "print(1)")
         assert code != 0 and "Authentication failed" in out, out
     else:
@@ -321,6 +336,8 @@ def test_mvc_stack_serves_crud_rate_limits_caches_and_converges(
 
         # The app's database user is confined to its own database.
         _app_user_is_confined(docker_client, stack_dir, name, database)
+        # Passwords reach the containers as files only.
+        _no_password_in_inspect(docker_client, stack_dir, name)
 
         # Exceed the rate limit: 429 with Retry-After and the limit headers. Each request
         # claims another client address: the edge replaces what the client sent, so they

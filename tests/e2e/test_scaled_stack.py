@@ -41,6 +41,7 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
+from archgen.runtime.model import LABEL_PROJECT
 from tests.e2e.conftest import require_images
 
 pytestmark = pytest.mark.docker
@@ -180,10 +181,8 @@ class Stack:
         return self.docker.containers.get(f"{self.name}-{service}-1")
 
     def env(self, key: str) -> str:
-        for line in (self.project / ".env").read_text().splitlines():
-            if line.startswith(f"{key}="):
-                return line.split("=", 1)[1]
-        raise KeyError(key)
+        """A password by its variable's name, from its file in secrets/."""
+        return (self.project / "secrets" / key.lower()).read_text()
 
 
 @pytest.fixture(scope="module", params=KINDS)
@@ -222,6 +221,20 @@ def _within(served: collections.Counter[str], shares: dict[str, float]) -> None:
         expected = total * share
         assert abs(served[replica] - expected) <= TOLERANCE * expected, (
             f"{replica}: {served[replica]} of {total}, expected {expected:.0f} ±10 %: {served}")
+
+
+def test_no_password_is_in_any_containers_inspect_output(stack: Stack) -> None:
+    values = [path.read_text() for path in (stack.project / "secrets").iterdir()]
+    containers = stack.docker.containers.list(
+        all=True, filters={"label": f"{LABEL_PROJECT}={stack.name}"})
+    assert values and len(containers) >= 10
+    for container in containers:
+        config = container.attrs["Config"]
+        seen = json.dumps([config.get("Env"), config.get("Cmd"), config.get("Entrypoint")])
+        assert not [v for v in values if v in seen], f"{container.name}: a password is visible"
+        if any(v.endswith("_FILE=/run/secrets/redis_password") for v in config.get("Env") or []):
+            mounts = {m["Destination"] for m in container.attrs["Mounts"]}
+            assert "/run/secrets/redis_password" in mounts, container.name
 
 
 # -- balancing ----------------------------------------------------------------------------

@@ -186,13 +186,15 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     assert app["terminationGracePeriodSeconds"] == 10
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
     env = {e["name"]: e for e in container["env"]}
-    url = env["APP_DATABASE_URL"]["value"]
-    secret = re.fullmatch(r"mongodb://app:\$\((\w+)\)@db:27017/app\?authSource=app", url)
-    assert secret, url
-    names = [e["name"] for e in container["env"]]
-    assert names.index(secret.group(1)) < names.index("APP_DATABASE_URL")
-    assert env[secret.group(1)]["valueFrom"]["secretKeyRef"] == {"name": "shop-env",
-                                                                  "key": secret.group(1)}
+    # No password in the environment: its path, a key of the mounted Secret shop-secrets.
+    assert env["APP_DATABASE_URL"]["value"] == "mongodb://app@db:27017/app?authSource=app"
+    assert env["APP_DATABASE_PASSWORD_FILE"]["value"] == "/run/secrets/mongo_app_password"
+    assert not any("secretKeyRef" in e.get("valueFrom", {}) for e in container["env"])
+    volume = next(v for v in app["volumes"] if v["name"] == "secrets")
+    assert volume["secret"]["secretName"] == "shop-secrets"
+    assert {i["key"] for i in volume["secret"]["items"]} == {"mongo_app_password", "redis_password"}
+    assert {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True} in \
+        container["volumeMounts"]
     for pod in (d["spec"]["template"]["spec"] for d in docs if d["kind"] in
                 ("Deployment", "StatefulSet", "Job")):
         for mount in pod["containers"][0].get("volumeMounts", []):
@@ -200,8 +202,11 @@ def test_pods_carry_probes_security_and_config(exports: dict[str, Path], project
     assert _by_kind(docs, "Service")["proxy"]["spec"]["clusterIP"] == "None"
     redis = _by_kind(docs, "StatefulSet")["redis"]["spec"]["template"]["spec"]["containers"][0]
     probe = redis["readinessProbe"]["exec"]["command"]
-    assert probe[:2] == ["sh", "-c"] and '"${REDIS_PASSWORD}"' in probe[2] and "$$" not in probe[2]
-    assert "$$" not in " ".join(redis["args"])
+    # kubelet turns `$$(` into `$(` (and would expand a bare `$(NAME)` itself): the shell
+    # gets the command substitution that reads the secret file.
+    assert probe[:2] == ["sh", "-c"] and '"$$(cat "${REDIS_PASSWORD_FILE}")"' in probe[2]
+    assert "$$" not in probe[2].replace("$$(", "$(")
+    assert "$$" not in " ".join(redis["args"]).replace("$$(", "$(")
     nginx_conf = _by_kind(docs, "ConfigMap")["proxy-files"]["data"]["nginx.conf"]
     original = (projects["mvc"] / "proxy" / "nginx.conf").read_text()
     assert nginx_conf == original.replace(
@@ -256,9 +261,7 @@ def test_network_policies_follow_the_edges(exports: dict[str, Path]) -> None:
 
 def test_no_secret_value_is_written(exports: dict[str, Path], projects: dict[str, Path]) -> None:
     for name, project in projects.items():
-        values = [line.partition("=")[2] for line in (project / ".env").read_text().splitlines()
-                  if "=" in line and not line.startswith("#")]
-        secrets = [v for v in values if len(v) >= 20]
+        secrets = [p.read_text() for p in (project / "secrets").iterdir()]
         assert secrets, name
         edge_dir = next(p.parent.parent.name for p in project.glob("*/tls/key.pem"))
         key = (project / edge_dir / "tls" / "key.pem").read_text().splitlines()[1]
@@ -267,7 +270,7 @@ def test_no_secret_value_is_written(exports: dict[str, Path], projects: dict[str
                 if file.is_file():
                     text = file.read_text()
                     for secret in [*secrets, key]:
-                        assert secret not in text, f"a secret of .env is in {file}"
+                        assert secret not in text, f"a secret of the project is in {file}"
             assert not list(exports[f"{name}-{target}"].rglob("*.pem"))
 
 
@@ -275,20 +278,22 @@ def test_create_secrets_script_reads_the_project(exports: dict[str, Path],
                                                  projects: dict[str, Path]) -> None:
     script = (exports["mvc-kubernetes"] / "create-secrets.sh").read_text()
     assert subprocess.run(["sh", "-n", str(exports["mvc-kubernetes"] / "create-secrets.sh")]).returncode == 0
-    assert '--from-env-file="$project/.env"' in script
+    assert 'create secret generic shop-secrets --from-file="$project/secrets"' in script
+    assert "--from-env-file" not in script  # .env holds settings only: no Secret of its own
     assert "create secret tls shop-tls" in script and "proxy-tls" in script
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         return
-    done = subprocess.run([kubectl, "create", "secret", "generic", "shop-env", "--dry-run=client",
-                           "-o", "yaml", f"--from-env-file={projects['mvc'] / '.env'}"],
+    done = subprocess.run([kubectl, "create", "secret", "generic", "shop-secrets",
+                           "--dry-run=client", "-o", "yaml",
+                           f"--from-file={projects['mvc'] / 'secrets'}"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     keys = set(yaml.safe_load(done.stdout)["data"])
     deployment = _by_kind(_base_docs(exports["mvc-kubernetes"]), "Deployment")["app"]
-    refs = {e["valueFrom"]["secretKeyRef"]["key"]
-            for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-            if "secretKeyRef" in e.get("valueFrom", {})}
+    volume = next(v for v in deployment["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "secrets")
+    refs = {item["key"] for item in volume["secret"]["items"]}
     assert refs and refs <= keys
 
 
@@ -485,3 +490,30 @@ def test_edges_that_read_resolv_conf_keep_their_config(exports: dict[str, Path],
     docs = _base_docs(exports[f"{name}-kubernetes"])
     data = _by_kind(docs, "ConfigMap")[f"{edge}-files"]["data"]
     assert data[config] == (projects[name] / edge / config).read_text()
+
+
+@pytest.mark.parametrize("name", list(PROJECTS))
+def test_swarm_mounts_every_secret_a_file_variable_names(projects: dict[str, Path], name: str) -> None:
+    """Each `*_FILE=/run/secrets/<name>` has that swarm secret mounted, made from a project file."""
+    import yaml
+
+    from archgen.export import build_export
+
+    project = projects[name]
+    export = build_export("swarm", project)
+    doc = yaml.safe_load(export.files["stack.yaml"])
+    values = [p.read_text().strip() for p in (project / "secrets").iterdir()]
+    assert values and not any(v in export.files["stack.yaml"] for v in values)
+    for service, body in doc["services"].items():
+        mounted = {s["target"] for s in body.get("secrets", [])}
+        for key, value in (body.get("environment") or {}).items():
+            if str(value).startswith("/run/secrets/"):
+                assert str(value).removeprefix("/run/secrets/") in mounted, (service, key)
+        assert "archgen-secrets" not in str(body.get("entrypoint")), service
+    script = export.files["create-secrets.sh"]
+    for key, spec in doc.get("secrets", {}).items():
+        assert spec["external"] and f"create {spec['name']} < " in script, key
+    for line in script.splitlines():
+        if line.startswith("create ") and "<" in line:
+            source = line.split('"$project/', 1)[1].rstrip('"')
+            assert (project / source).is_file(), source

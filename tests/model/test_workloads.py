@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,11 @@ import pytest
 import yaml
 
 from archgen.model import Architecture, resolve_data
+from archgen.model.common import from_secret_files
 from archgen.render.compose import compose_data, scalar, service_lines
 from archgen.runtime.compose import load_project
 from archgen.spec import spec_from_data
-from archgen.variables import Text, Var
+from archgen.variables import POSTGRES_PASSWORD, Secret, Text, Var
 
 SPECS: dict[str, dict[str, Any]] = {
     "mvc-postgres": {"name": "shop", "architecture": "mvc", "database": {"engine": "postgres"}},
@@ -67,10 +69,20 @@ def test_secrets_are_references_never_values(name: str) -> None:
     for workload in _model(name).workloads:
         for key, value in workload.environment:
             if "PASSWORD" in key or "KEY" in key:
-                assert isinstance(value, Var) and value.secret, (workload.name, key)
-            if key.endswith("_URL") and not _unauthenticated(value):
-                # every connection URL carries its password as a reference
-                assert isinstance(value, Text) and any(v.secret for v in value.variables)
+                # Only a file's path: the image reads the password from the mounted secret.
+                assert key.endswith("_FILE") and isinstance(value, Secret), (workload.name, key)
+                assert value in workload.secrets
+            if key.endswith("_URL"):  # a connection URL carries no password, not even a reference
+                assert isinstance(value, str) and ":$" not in value, (workload.name, key)
+            assert not (isinstance(value, Var) and value.secret), (workload.name, key)
+            assert not (isinstance(value, Text) and any(v.secret for v in value.variables))
+
+
+def test_a_secret_is_a_name_a_variable_and_a_path() -> None:
+    name, variable, target = POSTGRES_PASSWORD
+    assert (name, variable, target) == ("postgres_password", "POSTGRES_PASSWORD",
+                                        "/run/secrets/postgres_password")
+    assert POSTGRES_PASSWORD.file == "./secrets/postgres_password"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -101,12 +113,16 @@ def test_the_written_compose_file_loads_in_the_runtime_as_the_model_says(
         lines += [*service["comment"], f"  {service['name']}:", service["body"]]
     lines += ["networks:", *[f"  {n}: {{}}" for n in data["networks"]]]
     lines += ["volumes:", *[f"  {v}: {{}}" for v in data["volumes"]]]
+    lines += ["secrets:", *[f"  {s['name']}: {{file: {s['file']}}}" for s in data["secrets"]]]
     (tmp_path / "compose.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for workload in architecture.workloads:  # the build contexts the app workloads name
         if workload.build is not None:
             (tmp_path / workload.build.context).mkdir(parents=True, exist_ok=True)
-    secrets = {v["name"]: "s3cret" for v in data["variables"]}
-    project = load_project(tmp_path, environ=secrets, profiles=("test",))
+    (tmp_path / "secrets").mkdir()
+    for item in data["secrets"]:
+        (tmp_path / "secrets" / item["name"]).write_text("s3cret")
+    settings = {v["name"]: "value" for v in data["variables"]}
+    project = load_project(tmp_path, environ=settings, profiles=("test",))
     assert set(project.services) == {w.name for w in architecture.workloads}
     for workload in architecture.workloads:
         service = project.services[workload.name]
@@ -116,6 +132,11 @@ def test_the_written_compose_file_loads_in_the_runtime_as_the_model_says(
         assert {d.service for d in service.depends_on} == {d.service for d in workload.depends_on}
         for key, value in service.environment.items():
             assert "${" not in value, (workload.name, key)
+            assert "s3cret" not in value, (workload.name, key)
+        # Each secret bind-mounted read-only from its file, where `*_FILE` says.
+        assert [(f.kind, f.target, f.source) for f in service.files] == [
+            ("secret", item.target, str(tmp_path / "secrets" / item.name))
+            for item in workload.secrets]
 
 
 @pytest.mark.parametrize("text", ["22:22", "yes", "no", "on", "0", "1.5", "null", "~", "true",
@@ -154,3 +175,16 @@ def test_the_compose_file_carries_every_workloads_hardening(name: str) -> None:
         assert body["security_opt"] == ["no-new-privileges:true"]
         assert body.get("cap_add", []) == list(workload.security.cap_add)
         assert body.get("read_only", False) == workload.security.read_only
+
+
+def test_images_without_a_file_contract_get_their_secret_from_a_wrapper(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret")
+    argv = from_secret_files(("KC_BOOTSTRAP_ADMIN_PASSWORD",), ("/usr/bin/env",))
+    # As compose hands it to the container: `$$` is a literal `$`.
+    argv = tuple(part.replace("$$", "$") for part in argv)
+    done = subprocess.run(argv, env={"KC_BOOTSTRAP_ADMIN_PASSWORD_FILE": str(secret),
+                                     "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=True)
+    assert "KC_BOOTSTRAP_ADMIN_PASSWORD=s3cret" in done.stdout.splitlines()
+    assert "KC_BOOTSTRAP_ADMIN_PASSWORD_FILE" not in done.stdout

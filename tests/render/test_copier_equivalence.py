@@ -15,7 +15,8 @@ from archgen.spec import load_spec
 
 def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name != ".env" and "tls" not in p.relative_to(root).parts}
+            if p.is_file() and p.name != ".env"
+            and not {"tls", "secrets"} & set(p.relative_to(root).parts)}
 
 
 @pytest.mark.parametrize("example", ["mvc", "scaled"])

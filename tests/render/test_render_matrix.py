@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import tomllib
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def _generated(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in PRIVATE
+        if p.is_file() and p.name not in PRIVATE and p.parent.name != "secrets"
     }
 
 
@@ -100,11 +101,35 @@ def test_rendering_twice_is_byte_identical(project: Path, tmp_path: Path) -> Non
 
 
 def test_secrets_are_only_in_ignored_files(project: Path) -> None:
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
-    secret_values = [v for v in env.values() if len(v) >= 32]
+    secret_values = secret_files(project)
     assert secret_values
     for relative, content in _generated(project).items():
-        for value in secret_values:
+        for value in secret_values.values():
             assert value.encode() not in content, relative
     assert b"PRIVATE KEY" not in b"".join(_generated(project).values())
+    assert "secrets/" in (project / ".gitignore").read_text().splitlines()
+    env = (project / ".env").read_text()
+    assert not any(value in env for value in secret_values.values())
+
+
+def secret_files(project: Path) -> dict[str, str]:
+    """The project's secret files by name; the folder private, each file readable in containers."""
+    folder = project / "secrets"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    values = {}
+    for path in sorted(folder.iterdir()):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+        values[path.name] = path.read_text()
+        assert len(values[path.name]) >= 32 and "\n" not in values[path.name]
+    return values
+
+
+def test_no_password_in_any_environment(project: Path) -> None:
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    declared = compose["secrets"]
+    assert set(declared) == set(secret_files(project))
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            assert "PASSWORD" not in key or key.endswith("_FILE"), (name, key)
+            if key.endswith("_FILE"):  # a path of a secret this service mounts
+                assert value.removeprefix("/run/secrets/") in service["secrets"], (name, key)

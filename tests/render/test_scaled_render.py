@@ -57,7 +57,7 @@ def scaled_spec(kind: str = "haproxy", algorithm: str = "round_robin", engine: s
 
 def _generated(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in PRIVATE}
+            if p.is_file() and p.name not in PRIVATE and p.parent.name != "secrets"}
 
 
 def _tool(name: str) -> str:
@@ -312,13 +312,11 @@ def test_rendering_twice_is_byte_identical(renders: dict[tuple[str, str], Path],
 
 def test_secrets_are_only_in_ignored_files(renders: dict[tuple[str, str], Path]) -> None:
     project = renders[("haproxy", "weighted")]
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
-    assert {"POSTGRES_PASSWORD", "POSTGRES_REPLICATION_PASSWORD", "REDIS_PASSWORD"} <= set(env)
+    values = {p.name: p.read_text() for p in (project / "secrets").iterdir()}
+    assert {"postgres_password", "postgres_replication_password", "redis_password"} <= set(values)
     for relative, content in _generated(project).items():
-        for value in env.values():
-            if len(value) >= 32:
-                assert value.encode() not in content, relative
+        for value in values.values():
+            assert value.encode() not in content, relative
 
 
 # -- MongoDB: rendered and checked statically, not run here -------------------------------
@@ -334,7 +332,8 @@ def test_mongodb_compose_is_valid(mongo: Path) -> None:
         assert service["command"] == ["mongod", "--replSet", "rs0", "--bind_ip_all"]
         assert service["healthcheck"]["test"] == list(CATALOG["mongodb"].healthcheck.test)
         # Only the first member creates the root user; the others must start empty to join.
-        assert ("MONGO_INITDB_ROOT_PASSWORD" in service["environment"]) == (member == "db-1")
+        assert ("MONGO_INITDB_ROOT_PASSWORD_FILE" in service["environment"]) == (member == "db-1")
+        assert "mongo_replica_set_key" in service["secrets"]
     init = services["db-init"]
     assert init["restart"] == "no" and init["healthcheck"] == {"disable": True}
     assert set(init["depends_on"]) == {"db-1", "db-2", "db-3"}
@@ -356,11 +355,12 @@ def test_mongodb_connection_string(mongo: Path) -> None:
     assert params["replicaSet"] == "rs0" and params["retryWrites"] == "true"
     # The app authenticates as its own user, created in its own database (db/app-user.js).
     assert params["authSource"] == "app" and params["w"] == "majority"
-    assert url.startswith("mongodb://app:")
-    # The driver itself accepts the string as compose hands it over (secret interpolated).
+    # No password in the URL: the app adds the one it reads from APP_DATABASE_PASSWORD_FILE.
+    assert url.startswith("mongodb://app@")
+    # The driver itself accepts the string as compose hands it over.
     pymongo_uri = pytest.importorskip("pymongo.uri_parser")
     interpolated = load_project(mongo).services["app-1"].environment["APP_DATABASE_URL"]
-    parsed = pymongo_uri.parse_uri(interpolated)
+    parsed = pymongo_uri.parse_uri(interpolated.replace("app@", "app:pw@"))
     assert parsed["options"]["replicaSet"] == "rs0" and parsed["options"]["retryWrites"] is True
     assert len(parsed["nodelist"]) == 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,7 @@ def test_env_keeps_its_values_and_gains_new_variables_and_tls_is_kept(cli, proje
     env = project / ".env"
     env.write_text(env.read_text() + "MY_OWN=1\n")
     before = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line)
+    secrets = {p.name: p.read_text() for p in (project / "secrets").iterdir()}
     key = (project / "proxy/tls/key.pem").read_bytes()
     change_spec(project, database={"engine": "mysql"})
 
@@ -131,9 +133,13 @@ def test_env_keeps_its_values_and_gains_new_variables_and_tls_is_kept(cli, proje
 
     assert result.exit_code == 0, result.stderr
     after = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line)
-    assert {k: after[k] for k in before} == before  # POSTGRES_PASSWORD and MY_OWN included
-    assert len(after["MYSQL_PASSWORD"]) >= 32 and len(after["MYSQL_ROOT_PASSWORD"]) >= 32
+    assert {k: after[k] for k in before} == before  # MY_OWN included
     assert (env.stat().st_mode & 0o777) == 0o600
+    now = {p.name: p.read_text() for p in (project / "secrets").iterdir()}
+    assert {k: now[k] for k in secrets} == secrets  # postgres_password included
+    assert len(now["mysql_password"]) >= 32 and len(now["mysql_root_password"]) >= 32
+    assert (project / "secrets").stat().st_mode & 0o777 == 0o700
+    assert (project / "secrets/mysql_password").stat().st_mode & 0o777 == 0o644
     assert (project / "proxy/tls/key.pem").read_bytes() == key
     assert "service db changes from postgres" in result.stderr and "db-data" in result.stderr
 
@@ -222,3 +228,20 @@ def test_a_file_you_made_where_archgen_now_renders_one_is_a_conflict(cli, projec
     assert result.exit_code == 3
     assert result.json["conflicts"] == ["proxy/haproxy.cfg"]
     assert (project / "proxy/haproxy.cfg").read_text().startswith("<<<<<<< yours\n")
+
+
+def test_passwords_of_an_older_project_move_from_env_to_secret_files(  # type: ignore[no-untyped-def]
+        cli, project: Path) -> None:
+    # Rendered before passwords were files: they were .env variables, and the database was
+    # initialised with them, so the files must take those values over.
+    shutil.rmtree(project / "secrets")
+    env = project / ".env"
+    env.write_text(env.read_text() + "POSTGRES_PASSWORD=old-superuser\nREDIS_PASSWORD=old-redis\n")
+
+    result = cli("update", project)
+
+    assert result.exit_code == 0, result.stderr
+    assert (project / "secrets/postgres_password").read_text() == "old-superuser"
+    assert (project / "secrets/redis_password").read_text() == "old-redis"
+    assert len((project / "secrets/postgres_app_password").read_text()) >= 32
+    assert (project / "secrets").stat().st_mode & 0o777 == 0o700
