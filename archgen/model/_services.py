@@ -8,7 +8,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from archgen.catalog import CATALOG, app_url, server_command, server_environment
+from archgen.catalog import CATALOG, app_password, app_url, server_command, server_environment
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -16,6 +16,7 @@ from archgen.model.common import (
     FRONTEND,
     app_workload,
     entity,
+    from_secret_files,
     hardened,
     healthcheck,
     init_mounts,
@@ -24,7 +25,7 @@ from archgen.model.common import (
     snake,
 )
 from archgen.model.workload import Mount, Workload, healthy
-from archgen.variables import APP_LOG_LEVEL, EnvValue, Text, Var, text
+from archgen.variables import APP_LOG_LEVEL, EnvValue, Secret, Text, Var, secret, text
 
 ORCHESTRATOR = "sagas"
 DEFAULT_FIELDS = DEFAULTS["app"]["entities"][0]["fields"]
@@ -35,8 +36,11 @@ BUS_RETRIES = Var("APP_BUS_RETRIES", default="3",
                   comment="Attempts at a consumed message before it goes to the dead-letter queue.")
 BUS_BACKOFF = Var("APP_BUS_RETRY_BACKOFF_MS", default="200",
                   comment="First wait between those attempts (doubled each time).")
-RABBITMQ_USER = Var("RABBITMQ_USER", comment="The bus's only user (RabbitMQ), not guest.")
-RABBITMQ_PASSWORD = Var("RABBITMQ_PASSWORD", comment="Its password.")
+RABBITMQ_USER = Var("RABBITMQ_USER", default="app",
+                    comment="The bus's only user (RabbitMQ), not guest.")
+RABBITMQ_PASSWORD = secret("RABBITMQ_PASSWORD", "The bus's user's password (RabbitMQ).")
+# Engines whose app user has a password (Elasticsearch and Solr have no users here).
+_PASSWORDED = ("postgres", "mysql", "mongodb", "redis", "neo4j")
 
 
 def singular(name: str) -> str:
@@ -113,7 +117,18 @@ def _prefix(owner: str) -> str:
     return re.sub(r"[^A-Z0-9]", "_", owner.upper()) + "_"
 
 
+def scoped_secret(value: Secret, owner: str) -> Secret:
+    """`value` as `owner`'s own secret: `<owner>_<name>` (orders_postgres_app_password)."""
+    prefix = _prefix(owner)
+    comment = (f"{owner}: {value.comment}" if value.comment else
+               f"{owner}'s database: {value.variable.lower().replace('_', ' ')}.")
+    return Secret(prefix.lower() + value.name, prefix + value.variable, comment)
+
+
 def _scoped_value(value: EnvValue, prefix: str, owner: str) -> EnvValue:
+    if isinstance(value, Secret):
+        return scoped_secret(value, owner)
+
     def scope(var: Var) -> Var:
         if not var.secret:
             return var
@@ -130,12 +145,13 @@ def _scoped_value(value: EnvValue, prefix: str, owner: str) -> EnvValue:
 
 def scoped(environment: tuple[tuple[str, EnvValue], ...], owner: str
            ) -> tuple[tuple[str, EnvValue], ...]:
-    """The same variables read from `.env` under `<OWNER>_…` names (the container's stay)."""
+    """The same secrets under `<owner>_…` names (files `secrets/<owner>_…`; the container's
+    variables stay), so no service mounts another's passwords."""
     prefix = _prefix(owner)
     return tuple((key, _scoped_value(value, prefix, owner)) for key, value in environment)
 
 
-def _database_url(database: dict[str, Any]) -> EnvValue | None:
+def _database_url(database: dict[str, Any]) -> str | None:
     engine = database["engine"]
     if engine == "none":
         return None
@@ -162,7 +178,15 @@ def _database_workload(owner: str, database: dict[str, Any]) -> Workload:
             comment=((f"No users ({engine} here has no security plugin set up): its own "
                       f"network, joined by {owner} alone, is what keeps other services out.",)
                      if unsecured else ()))
+    if engine == "neo4j":
+        # The image has no *_FILE for NEO4J_AUTH: set it from the secret file, then run the
+        # image's entrypoint; the value is never in the container's configuration.
+        workload = replace(workload, entrypoint=(
+            "bash", "-c", 'export NEO4J_AUTH="neo4j/$$(cat "$${NEO4J_PASSWORD_FILE}")"; '
+            'unset NEO4J_PASSWORD_FILE; exec "$$@"', "bash", "/startup/docker-entrypoint.sh",
+            "neo4j"))
     return replace(workload, environment=scoped(workload.environment, owner),
+                   secret_files=tuple(scoped_secret(s, owner) for s in workload.secret_files),
                    networks=(database["network"],))
 
 
@@ -172,18 +196,23 @@ def _app_environment(app: dict[str, Any], database: dict[str, Any],
     url = _database_url(database)
     bus_env: tuple[tuple[str, EnvValue], ...] = ()
     if bus is not None:
-        bus_url: EnvValue = (f"{bus['service']}:{bus['port']}" if bus["kind"] == "kafka" else
-                             text("amqp://", RABBITMQ_USER, ":", RABBITMQ_PASSWORD,
-                                  f"@{bus['service']}:{bus['port']}/%2F"))
+        rabbitmq = bus["kind"] == "rabbitmq"
+        # No password in the URL: the app reads it from APP_BUS_PASSWORD_FILE (settings.py).
+        bus_url: EnvValue = (text("amqp://", RABBITMQ_USER, f"@{bus['service']}:{bus['port']}/%2F")
+                             if rabbitmq else f"{bus['service']}:{bus['port']}")
         bus_env = (("APP_BUS_KIND", bus["kind"]), ("APP_BUS_URL", bus_url),
+                   *((("APP_BUS_PASSWORD_FILE", RABBITMQ_PASSWORD),) if rabbitmq else ()),
                    ("APP_BUS_RETRIES", BUS_RETRIES), ("APP_BUS_RETRY_BACKOFF_MS", BUS_BACKOFF))
     return (
         ("APP_NAME", app["name"]),
         ("APP_SERVICE_NAME", app["name"]),
         ("APP_ROLE", app["role"]),
         ("APP_DB_ENGINE", database["engine"]),
-        # The database's credentials are this service's own (`<OWNER>_…` in .env).
-        *scoped((("APP_DATABASE_URL", url),) if url is not None else (), app["name"]),
+        *((("APP_DATABASE_URL", url),) if url is not None else ()),
+        # The database's password is this service's own secret (`secrets/<owner>_…`).
+        *((("APP_DATABASE_PASSWORD_FILE",
+            scoped_secret(app_password(database["engine"]), app["name"])),)
+          if database["engine"] in _PASSWORDED else ()),
         *bus_env,
         ("APP_FAULT_INJECTION", FAULT_INJECTION),
         # Forwarding headers are believed from the gateway only, found by its service name.
@@ -239,6 +268,7 @@ def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
     entry = CATALOG[kind]
     assert entry.data_path is not None
     environment: tuple[tuple[str, EnvValue], ...]
+    entrypoint: tuple[str, ...] | None = None
     if kind == "kafka":
         environment = (
             ("KAFKA_NODE_ID", "1"), ("KAFKA_PROCESS_ROLES", "broker,controller"),
@@ -259,16 +289,21 @@ def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
         comment = ("The bus: one Kafka node (broker and KRaft controller). Plaintext and without "
                    "users: only the services and the orchestrator join its network.",)
     else:
+        # RabbitMQ 3.9+ dropped RABBITMQ_DEFAULT_PASS_FILE: the entrypoint sets the variable
+        # from the secret file for the server process only (common.from_secret_files).
+        entrypoint = from_secret_files(("RABBITMQ_DEFAULT_PASS",),
+                                       ("docker-entrypoint.sh", "rabbitmq-server"))
         environment = (("RABBITMQ_DEFAULT_USER", RABBITMQ_USER),
-                       ("RABBITMQ_DEFAULT_PASS", RABBITMQ_PASSWORD),
+                       ("RABBITMQ_DEFAULT_PASS_FILE", RABBITMQ_PASSWORD),
                        # The node name (and so its data folder) must not follow the container's
                        # host name, which changes when the container is recreated.
                        ("RABBITMQ_NODENAME", "rabbit@localhost"))
-        comment = ("The bus: RabbitMQ with one user of random name and password from .env "
+        comment = ("The bus: RabbitMQ with one user (RABBITMQ_USER in .env) and a random "
+                   "password from secrets/rabbitmq_password "
                    "(no guest); only the services and the orchestrator join its network.",)
     return Workload(
         name=bus["service"], node="bus", kind=kind, image=entry.image,
-        environment=environment,
+        entrypoint=entrypoint, environment=environment,
         mounts=(Mount(f"{bus['service']}-data", entry.data_path),),
         healthcheck=entry.healthcheck, memory="1G",
         security=hardened(kind),
