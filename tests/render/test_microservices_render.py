@@ -119,15 +119,32 @@ def test_each_service_gets_its_role_bus_and_own_secrets(project: Path) -> None:
     orders = services["orders"]["environment"]
     assert orders["APP_SERVICE_NAME"] == "orders" and orders["APP_ROLE"] == "service"
     assert services["sagas"]["environment"]["APP_ROLE"] == "orchestrator"
-    assert "ORDERS_POSTGRES_APP_PASSWORD" in orders["APP_DATABASE_URL"]
-    assert "SAGAS_POSTGRES_APP_PASSWORD" in services["sagas"]["environment"]["APP_DATABASE_URL"]
+    # Each service mounts its own database's password file, and nothing else's.
+    assert orders["APP_DATABASE_PASSWORD_FILE"] == "/run/secrets/orders_postgres_app_password"
+    sagas = services["sagas"]["environment"]
+    assert sagas["APP_DATABASE_PASSWORD_FILE"] == "/run/secrets/sagas_postgres_app_password"
+    mounted = {s if isinstance(s, str) else s["source"] for s in services["orders"]["secrets"]}
+    assert not any(name.startswith(("sagas_", "stock_")) for name in mounted), mounted
+    db = services["orders-db"]["environment"]
+    assert db["POSTGRES_APP_PASSWORD_FILE"] == "/run/secrets/orders_postgres_app_password"
+    assert db["POSTGRES_PASSWORD_FILE"] == "/run/secrets/orders_postgres_password"
+    for name, service in services.items():  # no password value in any environment
+        for key, value in (service.get("environment") or {}).items():
+            assert "PASSWORD" not in key or key.endswith("_FILE"), (name, key)
+            assert ":${" not in str(value), (name, key)
+    for item in ("orders_postgres_app_password", "sagas_postgres_app_password"):
+        assert len((project / "secrets" / item).read_text().strip()) >= 32, item
     assert orders["APP_FAULT_INJECTION"] == "${APP_FAULT_INJECTION:-false}"
     assert "APP_REDIS_URL" not in orders and "APP_RATE_LIMIT_REQUESTS" not in orders
     env = _env(project)
     assert env["APP_FAULT_INJECTION"] == "false"
     if services["bus"]["image"].startswith("rabbitmq"):
         assert orders["APP_BUS_URL"].startswith("amqp://${RABBITMQ_USER")
-        assert env["RABBITMQ_USER"] not in ("", "guest") and len(env["RABBITMQ_PASSWORD"]) >= 32
+        assert orders["APP_BUS_PASSWORD_FILE"] == "/run/secrets/rabbitmq_password"
+        assert services["bus"]["environment"]["RABBITMQ_DEFAULT_PASS_FILE"] == (
+            "/run/secrets/rabbitmq_password")
+        assert env["RABBITMQ_USER"] not in ("", "guest")
+        assert len((project / "secrets" / "rabbitmq_password").read_text().strip()) >= 32
     else:
         assert orders["APP_BUS_URL"] == "bus:9092"
 
@@ -150,7 +167,8 @@ def test_rendering_twice_is_byte_identical(project: Path, tmp_path: Path) -> Non
     render_project(spec, tmp_path / "again")
     for path in sorted(project.rglob("*")):
         relative = path.relative_to(project)
-        if path.is_file() and relative.name != ".env" and "tls" not in relative.parts:
+        random = relative.name == ".env" or {"tls", "secrets"} & set(relative.parts)
+        if path.is_file() and not random:  # .env, secrets/ and tls/ are random per project
             assert (tmp_path / "again" / relative).read_bytes() == path.read_bytes(), relative
 
 
