@@ -145,8 +145,10 @@ def _scoped_value(value: EnvValue, prefix: str, owner: str) -> EnvValue:
 
 def scoped(environment: tuple[tuple[str, EnvValue], ...], owner: str
            ) -> tuple[tuple[str, EnvValue], ...]:
-    """The same secrets under `<owner>_…` names (files `secrets/<owner>_…`; the container's
-    variables stay), so no service mounts another's passwords."""
+    """The same secrets under `<owner>_…` names, so no service mounts another's passwords.
+
+    The files are `secrets/<owner>_…`; the container's variables keep their names.
+    """
     prefix = _prefix(owner)
     return tuple((key, _scoped_value(value, prefix, owner)) for key, value in environment)
 
