@@ -36,17 +36,6 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
-# Servers that have no users here (their own network guards them): Kafka in plaintext, and
-# Elasticsearch and Solr without a security plugin (see the catalog).
-_NO_USERS = (":9092", ":9200/", ":8983/")
-
-
-def _unauthenticated(value: object) -> bool:
-    text = value if isinstance(value, str) else "".join(
-        p for p in getattr(value, "parts", ()) if isinstance(p, str))
-    return any(port in text for port in _NO_USERS) and not getattr(value, "variables", ())
-
-
 def _model(name: str) -> Architecture:
     return resolve_data(spec_from_data(SPECS[name]).data)
 
