@@ -948,7 +948,10 @@ CHECKS: dict[str, Callable[[Any, Component], None]] = {
 def test_redis_healthcheck_with_a_password(
     run: Callable[..., Any], standins: dict[str, dict[str, str]]
 ) -> None:
-    scenario = Scenario(env={"REDIS_PASSWORD": "r3dis"}, command=("redis-server", "--requirepass", "r3dis"))
+    # The catalog's probe reads the password from the secret file REDIS_PASSWORD_FILE names.
+    scenario = Scenario(env={"REDIS_PASSWORD_FILE": "/run/secrets/redis_password"},
+                        files={"/run/secrets/redis_password": "r3dis"},
+                        command=("redis-server", "--requirepass", "r3dis"))
     container = run("redis", scenario)
     wait_healthy(container, deadline(CATALOG["redis"]))
 
