@@ -65,12 +65,6 @@ def build_export(target: str, source: Path, *, istio: bool = False) -> Export:
             f"cannot export {spec.name!r}: the {spec.architecture} blueprint does not render yet, "
             "so the model has no workloads to deploy",
             hint="export an mvc or scaled project; `archgen diagram` already draws this one")
-    if spec.architecture == "microservices":
-        # Its isolation (one network per database) has no Kubernetes counterpart here yet.
-        raise ExportUnavailableError(
-            f"cannot export {spec.name!r}: exporting the microservices architecture is not "
-            "available yet (each database's own network needs NetworkPolicies)",
-            hint="run it with `archgen up`; export an mvc or scaled project")
     architecture = resolve(spec)
     if project_dir is not None:
         return _export(target, architecture, project_dir, istio)

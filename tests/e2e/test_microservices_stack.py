@@ -76,24 +76,27 @@ class Stack:
     env: dict[str, str]
     docker: Any
 
+    def secret(self, name: str) -> str:
+        """A password of the stack, from its git-ignored secrets/ folder."""
+        return (self.project / "secrets" / name).read_text().strip()
+
     def container(self, service: str) -> Any:
         return self.docker.containers.get(f"{self.name}-{service}-1")
 
     def sql(self, service: str, query: str) -> str:
         """`query` as the service's own database user, in its own database."""
         engine = SERVICES[service][0]
-        prefix = service.upper()
         if engine == "postgres":
             command = ["psql", "-U", "app", "-d", service, "-tAc", query]
         else:
-            command = ["mysql", "-uapp", f"-p{self.env[f'{prefix}_MYSQL_PASSWORD']}",
+            command = ["mysql", "-uapp", f"-p{self.secret(f'{service}_mysql_password')}",
                        "-h", "127.0.0.1", service, "-N", "-e", query]
         code, output = self.container(f"{service}-db").exec_run(command)
         assert code == 0, output.decode()
         return str(output.decode().strip())
 
     def mongo(self, service: str, script: str) -> str:
-        password = self.env[f"{service.upper()}_MONGO_APP_PASSWORD"]
+        password = self.secret(f"{service}_mongo_app_password")
         code, output = self.container(f"{service}-db").exec_run(
             ["mongosh", "--quiet", "--username", "app", "--password", password,
              "--authenticationDatabase", service, service, "--eval", script])
@@ -284,7 +287,7 @@ def _publish(stack: Stack, topic: str, body: str) -> None:
                   "'Content-Type': 'application/json'})\n"
                   "assert json.load(urllib.request.urlopen(request))['routed']\n")
         code, output = bus.exec_run(["python3", "-c", script, topic], environment={
-            "BODY": body, "U": stack.env["RABBITMQ_USER"], "P": stack.env["RABBITMQ_PASSWORD"]})
+            "BODY": body, "U": stack.env["RABBITMQ_USER"], "P": stack.secret("rabbitmq_password")})
     assert code == 0, output.decode()
 
 

@@ -29,13 +29,28 @@ SCALED_POSTGRES: dict[str, Any] = {
     "database": {"engine": "postgres", "replicas": 3},
     "cache": {"engine": "redis", "sentinel": True},
 }
+MICROSERVICES_WIDE: dict[str, Any] = {
+    "name": "bazaar", "architecture": "microservices",
+    "gateway": {"kind": "nginx"}, "bus": {"kind": "rabbitmq"},
+    "cache": {"rate_limit": {"requests": 50, "window": "10s"}},
+    "services": [{"name": "carts", "database": "redis", "publishes": ["cart.checked-out"]},
+                 {"name": "graph", "database": "neo4j", "consumes": ["cart.checked-out"]},
+                 {"name": "search", "database": "elasticsearch"},
+                 {"name": "catalog", "database": "solr"},
+                 {"name": "mailer", "database": "none", "consumes": ["cart.checked-out"]}],
+    "sagas": [{"name": "checkout", "mode": "choreography", "steps": [
+        {"service": "carts", "action": "lock", "compensate": "unlock"},
+        {"service": "graph", "action": "link", "compensate": "unlink"}]}],
+}
 PROJECTS = {"mvc": EXAMPLES / "mvc.yaml", "scaled": EXAMPLES / "scaled.yaml",
             "mvc-mongodb-haproxy": mvc_spec(name="mvc-mongo", proxy={"kind": "haproxy"},
                                             database={"engine": "mongodb"}),
             "mvc-envoy-mysql": mvc_spec(name="mvc-envoy", proxy={"kind": "envoy"},
                                         database={"engine": "mysql"}),
             "mvc-httpd": mvc_spec(name="mvc-httpd", proxy={"kind": "httpd"}),
-            "scaled-postgres": SCALED_POSTGRES}
+            "scaled-postgres": SCALED_POSTGRES,
+            "microservices": EXAMPLES / "microservices.yaml",
+            "microservices-wide": MICROSERVICES_WIDE}
 
 
 @pytest.fixture(scope="module")
@@ -366,12 +381,31 @@ def test_export_from_a_spec_equals_export_from_its_project(cli: Any, projects: d
     assert result.exit_code == 0, result.stderr
 
 
-def test_microservices_is_refused(cli: Any, tmp_path: Path) -> None:
-    for target in ("kubernetes", "helm"):
-        result = cli("export", target, EXAMPLES / "microservices.yaml", "-o", tmp_path / target)
-        assert result.exit_code == 2
-        assert "exporting the microservices architecture is not available yet" in result.stderr
-        assert not (tmp_path / target).exists()
+@pytest.mark.parametrize("name", ["microservices", "microservices-wide"])
+def test_each_database_admits_only_its_owner(exports: dict[str, Path], projects: dict[str, Path],
+                                             name: str) -> None:
+    """Compose gives each database a network only its owner joins; NetworkPolicies keep that."""
+    from archgen.model import resolve
+    from archgen.spec import load_spec
+
+    spec = load_spec(projects[name] / "archgen.yaml")
+    architecture = resolve(spec)
+    policies = _by_kind(_base_docs(exports[f"{name}-kubernetes"]), "NetworkPolicy")
+    owners = {s["name"] for s in spec.data["services"]} | {"sagas"}
+    for owner in owners:
+        if f"{owner}-db" in {node.id for node in architecture.nodes}:
+            rules = policies[f"allow-to-{owner}-db"]["spec"]["ingress"]
+            peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                     for rule in rules for p in rule["from"]}
+            assert peers == {owner}, owner
+        service = policies[f"allow-to-{owner}"]["spec"]["ingress"]
+        assert {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                for rule in service for p in rule["from"]} == {"gateway"}
+    bus = policies["allow-to-bus"]["spec"]["ingress"]
+    assert {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            for rule in bus for p in rule["from"]} <= owners
+    assert all("from" in rule for name_, p in policies.items() if name_ != "allow-to-gateway"
+               for rule in p["spec"].get("ingress", []))  # only the gateway is open to all
 
 
 def test_bad_arguments(cli: Any, projects: dict[str, Path], tmp_path: Path) -> None:
@@ -517,3 +551,20 @@ def test_swarm_mounts_every_secret_a_file_variable_names(projects: dict[str, Pat
         if line.startswith("create ") and "<" in line:
             source = line.split('"$project/', 1)[1].rstrip('"')
             assert (project / source).is_file(), source
+
+
+@pytest.mark.parametrize("name", ["microservices", "microservices-wide"])
+def test_swarm_gives_each_database_an_internal_network_of_its_owner(projects: dict[str, Path],
+                                                                    name: str) -> None:
+    from archgen.export import build_export
+
+    doc = yaml.safe_load(build_export("swarm", projects[name]).files["stack.yaml"])
+    data_networks = [n for n in doc["networks"] if n.endswith("-data")]
+    assert data_networks
+    for network in data_networks:
+        owner = network.removesuffix("-data")
+        assert doc["networks"][network]["internal"] is True
+        members = {s for s, body in doc["services"].items() if network in (body.get("networks") or {})}
+        assert members == {owner, f"{owner}-db"}, network
+    published = {s for s, body in doc["services"].items() if body.get("ports")}
+    assert published == {"gateway"}
