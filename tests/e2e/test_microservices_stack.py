@@ -40,6 +40,9 @@ SERVICES: dict[str, tuple[str, str, dict[str, Any]]] = {
 T = TypeVar("T")
 
 
+RATE_LIMIT = 600
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -52,6 +55,9 @@ def _spec(name: str, bus: str) -> dict[str, Any]:
         "architecture": "microservices",
         "gateway": {"kind": GATEWAY[bus], "http_port": _free_port(), "https_port": _free_port()},
         "bus": {"kind": bus},
+        # High enough for every other test's traffic from the host, low enough to reach
+        # from inside the stack in a moment.
+        "cache": {"rate_limit": {"requests": RATE_LIMIT, "window": "60s"}},
         "services": [
             {"name": "orders", "database": "postgres", "publishes": ["order.created"],
              "entities": [{"name": "order", "fields": {"customer": "str", "total": "float"}}]},
@@ -170,6 +176,40 @@ def test_only_the_gateway_publishes_ports(stack: Stack) -> None:
     assert published == {"gateway"}
     assert stack.client.get("/healthz").status_code == 200
     assert stack.client.get("/nowhere").status_code == 404
+
+
+BURST = """
+import http.client, json, ssl, sys
+connection = http.client.HTTPSConnection("gateway", int(sys.argv[2]),
+                                         context=ssl._create_unverified_context(), timeout=10)
+codes, retry_after = {}, set()
+for _ in range(int(sys.argv[1])):
+    connection.request("GET", "/api/orders/orders?limit=1")
+    response = connection.getresponse()
+    response.read()
+    codes[response.status] = codes.get(response.status, 0) + 1
+    if response.status == 429:
+        retry_after.add(response.getheader("retry-after"))
+print(json.dumps({"codes": codes, "retry_after": sorted(str(r) for r in retry_after)}))
+"""
+
+
+def test_the_gateway_limits_each_client_address_and_body_size(stack: Stack) -> None:
+    # The burst comes from inside the stack (the orders container, on the gateway's
+    # network): its own client address, so it cannot exhaust the host's allowance.
+    port = 8443
+    code, output = stack.container("orders").exec_run(
+        ["python3", "-c", BURST, str(RATE_LIMIT + 150), str(port)])
+    assert code == 0, output.decode()
+    result = json.loads(output.decode().strip().splitlines()[-1])
+    codes = {int(k): v for k, v in result["codes"].items()}
+    assert set(codes) == {200, 429}, codes
+    assert RATE_LIMIT <= codes[200] < RATE_LIMIT + 100, codes  # the bucket, plus what refilled
+    assert result["retry_after"] == ["60"], result
+    assert stack.client.get("/api/orders/orders").status_code == 200  # another client: unaffected
+    too_big = stack.client.post("/api/orders/orders", content=b"x" * (10 * 1048576 + 1),
+                                headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
