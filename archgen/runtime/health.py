@@ -7,7 +7,7 @@ set, and `start_interval` needs Docker API 1.44; the engines archgen targets
 sit idle for up to one interval per level of a `service_healthy` chain.
 
 So while archgen waits, it runs the container's own healthcheck command itself,
-through the exec API, at short intervals (every 0.1 s for the first 2 s, 0.25 s
+through the exec API, at short intervals (every 0.05 s for the first 2 s, 0.25 s
 to 5 s, then 0.5 s, then 1 s, one probe at a time): the very command the engine would run
 (`CMD` as an argv, `CMD-SHELL` through `/bin/sh -c`), as the container's user,
 with its environment. The first probe that exits 0 counts as healthy for
@@ -79,13 +79,13 @@ def probe_command(test: list[str]) -> list[str] | None:
 def probe_delay(elapsed: float) -> float:
     """How long to wait before the next probe, `elapsed` seconds into the wait.
 
-    Most services are ready within their first seconds: probing every 0.1 s then
+    Most services are ready within their first seconds: probing every 0.05 s then
     is what brings `up --wait` close to the services' own start-up time. Probes
     run one at a time, and after a failed probe the wait is at least half as long
     as that probe took, so a costly probe command does not crowd out the service.
     """
     if elapsed < 2:
-        return 0.1
+        return 0.05
     if elapsed < 5:
         return 0.25
     if elapsed < 20:

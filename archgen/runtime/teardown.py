@@ -122,8 +122,11 @@ def down(
         raise Interrupted("interrupted: stopped removing; `archgen down` again finishes the job")
     if errors:
         raise next(iter(errors.values()))
-    for network in engine.project_networks(project.name):
-        refused = engine.remove_network(network)
+    networks = engine.project_networks(project.name)
+    # Independent of one another: removed together, as the containers were.
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(networks)))) as pool:
+        refusals = list(pool.map(engine.remove_network, networks))
+    for network, refused in zip(networks, refusals, strict=True):
         if refused:
             progress.note(f"warning: network {network} was kept: {refused}")
         else:

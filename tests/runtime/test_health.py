@@ -54,7 +54,7 @@ def test_probe_command() -> None:
 
 
 def test_probe_schedule_backs_off() -> None:
-    assert probe_delay(0) == 0.1
+    assert probe_delay(0) == 0.05
     assert probe_delay(3) == 0.25
     assert probe_delay(10) == 0.5
     assert probe_delay(60) == 1.0
