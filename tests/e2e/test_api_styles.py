@@ -1,7 +1,8 @@
 """End to end on a real engine: the GraphQL API style through the edge, over TLS.
 
-An MVC stack (nginx proxy, PostgreSQL, Redis) and a small microservices stack (nginx
-gateway, RabbitMQ, two services) with `api: [rest, graphql]`: a GraphQL query reads
+An MVC stack (PostgreSQL, Redis) behind each proxy kind, and a small microservices stack
+(two services) behind each gateway kind with its bus (nginx and RabbitMQ, Envoy and Kafka),
+with `api: [rest, graphql]`: a GraphQL query reads
 what a REST call wrote, REST reads what a GraphQL mutation wrote (also after the REST
 answer was cached), and a GraphQL write's event reaches its consumer through the
 outbox and the bus, as a REST write's does.
@@ -53,16 +54,18 @@ def project(tmp_path: Path) -> Iterator[Path]:
         archgen("down", "--volumes", cwd=target, check=False, timeout=300)
 
 
+# Every proxy forwards every path to the app: /graphql needs no route of its own.
+@pytest.mark.parametrize("proxy", ["nginx", "httpd", "envoy", "haproxy"])
 def test_mvc_graphql_through_the_proxy_reads_and_writes_what_rest_does(
-    project: Path, tmp_path: Path, docker_client: Any
+    proxy: str, project: Path, tmp_path: Path, docker_client: Any
 ) -> None:
-    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "postgres", "redis", "python")])
-    name = f"e2e-gql-mvc-{secrets.token_hex(3)}"
+    require_images(docker_client, [CATALOG[k].image for k in (proxy, "postgres", "redis", "python")])
+    name = f"e2e-gql-{proxy}-{secrets.token_hex(3)}"
     https_port = _free_port()
     spec = {
         "name": name,
         "architecture": "mvc",
-        "proxy": {"kind": "nginx", "http_port": _free_port(), "https_port": https_port},
+        "proxy": {"kind": proxy, "http_port": _free_port(), "https_port": https_port},
         "database": {"engine": "postgres"},
         "app": {"api": ["rest", "graphql"], "entities": [
             {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
@@ -112,17 +115,19 @@ def test_mvc_graphql_through_the_proxy_reads_and_writes_what_rest_does(
         assert "/api/products" in client.get("/openapi.json").json()["paths"]
 
 
+# The gateway strips /api/<service>: /api/orders/graphql reaches the service's /graphql.
+@pytest.mark.parametrize(("gateway", "bus"), [("nginx", "rabbitmq"), ("envoy", "kafka")])
 def test_microservices_graphql_through_the_gateway_and_its_events(
-    project: Path, tmp_path: Path, docker_client: Any
+    gateway: str, bus: str, project: Path, tmp_path: Path, docker_client: Any
 ) -> None:
-    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "rabbitmq", "postgres", "python")])
-    name = f"e2e-gql-ms-{secrets.token_hex(3)}"
+    require_images(docker_client, [CATALOG[k].image for k in (gateway, bus, "postgres", "python")])
+    name = f"e2e-gql-{gateway}-{bus}-{secrets.token_hex(3)}"
     https_port = _free_port()
     spec = {
         "name": name,
         "architecture": "microservices",
-        "gateway": {"kind": "nginx", "http_port": _free_port(), "https_port": https_port},
-        "bus": {"kind": "rabbitmq"},
+        "gateway": {"kind": gateway, "http_port": _free_port(), "https_port": https_port},
+        "bus": {"kind": bus},
         "services": [
             {"name": "orders", "database": "postgres", "api": ["rest", "graphql"],
              "publishes": ["order.created"],
