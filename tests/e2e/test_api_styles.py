@@ -22,7 +22,7 @@ import yaml
 
 from archgen.catalog import CATALOG
 from tests.e2e.conftest import require_images
-from tests.e2e.test_mvc_stack import _free_port, archgen
+from tests.e2e.test_mvc_stack import _free_port, _the_generated_suite_passes_inside_the_stack, archgen
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
@@ -113,6 +113,8 @@ def test_mvc_graphql_through_the_proxy_reads_and_writes_what_rest_does(
                            headers={"Content-Type": "application/json"}).status_code == 413
         # REST stays, with its OpenAPI document.
         assert "/api/products" in client.get("/openapi.json").json()["paths"]
+    if proxy == "nginx":  # the app's own suite (its GraphQL tests too) in its test image, once
+        _the_generated_suite_passes_inside_the_stack(project)
 
 
 # The gateway strips /api/<service>: /api/orders/graphql reaches the service's /graphql.
