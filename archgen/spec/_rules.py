@@ -99,9 +99,9 @@ class _Checker:
         app = self.data.get("app")
         if isinstance(app, dict) and isinstance(app.get("api"), list):
             for i, style in enumerate(app["api"]):
-                if style != "rest":
+                if style not in ("rest", "graphql"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
-                             f"the {architecture} architecture", "use api: [rest]")
+                             f"the {architecture} architecture", "use api: [rest, graphql]")
         if self.data.get("observability") and architecture in ("mvc", "scaled"):
             self.add(("observability",), "observability (Prometheus, Grafana, Jaeger) is not "
                      f"available yet for the {architecture} architecture",
@@ -245,10 +245,10 @@ class _Checker:
             if not isinstance(service, dict):
                 continue
             for j, style in enumerate(service.get("api") or []):
-                if style != "rest":
+                if style not in ("rest", "graphql"):
                     self.add(("services", i, "api", j), f"the {style} API style is not "
                              "available yet for the microservices architecture",
-                             "use api: [rest]")
+                             "use api: [rest, graphql]")
             replicas = service.get("replicas")
             if isinstance(replicas, int) and replicas > 1:
                 self.add(("services", i, "replicas"), "more than one replica of a service is "

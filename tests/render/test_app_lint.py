@@ -3,7 +3,8 @@ configuration (app/pyproject.toml) pass on every variant archgen renders.
 
 Variants: the MVC blueprint with each database engine, and the scaled blueprint with each
 engine it supports (it has no replicated MySQL), all with entities using every field type,
-required and optional. ruff and mypy are archgen's own dev tools; PyMySQL's type stubs
+required and optional; the GraphQL API style on an MVC app and on a microservice, whose
+generated GraphQL tests must pass as well. ruff and mypy are archgen's own dev tools; PyMySQL's type stubs
 (types-PyMySQL, pinned in the app's requirements-dev.txt) are used from this environment
 if installed, else installed into a throwaway virtualenv layered over it.
 """
@@ -39,11 +40,19 @@ VARIANTS = [
     *[("microservices", engine) for engine in ("postgres", "mysql", "mongodb", "redis", "neo4j",
                                                "elasticsearch", "solr", "none")],
     ("orchestrator", "postgres"),
+    # The GraphQL API style (strawberry) on the MVC app and on a microservice.
+    ("mvc-graphql", "postgres"),
+    ("microservices-graphql", "mongodb"),
 ]
 TIMEOUT = 300
 
 
 def _spec(architecture: str, engine: str) -> dict[str, Any]:
+    if architecture.endswith("-graphql"):
+        spec = _spec(architecture.removesuffix("-graphql"), engine)
+        app = spec["services"][0] if "services" in spec else spec["app"]
+        app["api"] = ["rest", "graphql"]
+        return spec
     if architecture in ("microservices", "orchestrator"):
         return {
             "name": "shop", "architecture": "microservices", "bus": {"kind": "kafka"},
@@ -75,7 +84,7 @@ def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     architecture, engine = request.param
     target = tmp_path_factory.mktemp(f"lint-{architecture}-{engine}") / "shop"
     render_project(_spec(architecture, engine), target)
-    if architecture == "microservices":
+    if architecture.startswith("microservices"):
         return target / "services" / "orders"
     if architecture == "orchestrator":
         return target / "services" / "sagas"
@@ -148,3 +157,15 @@ def test_the_configuration_is_strict(app_dir: Path) -> None:
     assert "ignore_missing_imports" not in mypy, "only per module, for modules without stubs"
     ruff = config["tool"]["ruff"]
     assert ruff["lint"]["select"], "an explicit rule set, not whatever the installed ruff defaults to"
+
+
+def test_generated_graphql_tests_pass(app_dir: Path) -> None:
+    if not (app_dir / "src/app/controllers/graphql_api.py").exists():
+        pytest.skip("this variant has no GraphQL API")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
+    environ.update(PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/unit/test_graphql.py"], cwd=app_dir, env=environ,
+                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout

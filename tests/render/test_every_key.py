@@ -82,7 +82,7 @@ VARIANTS: dict[str, Any] = {
     "services": {"services": [{"name": "orders"}, {"name": "payments"}]},
     "services.[].name": {"services": [{"name": "billing"}]},
     "services.[].database": {"services": [{"name": "orders", "database": "mysql"}]},
-    "services.[].api": {"services": [{"name": "orders", "api": ["rest", "grpc"]}]},
+    "services.[].api": {"services": [{"name": "orders", "api": ["rest", "graphql"]}]},
     "services.[].replicas": {"services": [{"name": "orders", "replicas": 2}]},
     "services.[].depends_on": {"services": [{"name": "orders", "depends_on": ["stock"]},
                                             {"name": "stock"}]},
@@ -183,3 +183,24 @@ def test_every_key_changes_the_render_or_is_refused(architecture: str, tmp_path:
         if after != "refused" and after == before:
             ignored.append(key)
     assert ignored == [], f"{architecture}: accepted but changed nothing: {ignored}"
+
+
+API_STYLE: dict[str, Any] = {
+    "mvc": lambda style: {"app": {"api": ["rest", style]}},
+    "scaled": lambda style: {"app": {"api": ["rest", style]}},
+    "microservices": lambda style: {"services": [{"name": "orders", "api": ["rest", style]}]},
+}
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_graphql_changes_the_render_and_grpc_is_refused(architecture: str, tmp_path: Path) -> None:
+    baseline = BASELINES[architecture]
+    plain = outcome(baseline, tmp_path / "baseline")
+    graphql = outcome(_merge(baseline, API_STYLE[architecture]("graphql")), tmp_path / "graphql")
+    assert graphql not in ("refused", plain)
+    assert outcome(_merge(baseline, API_STYLE[architecture]("grpc")), tmp_path / "grpc") == "refused"
+    app = tmp_path / "graphql" / ("services/orders" if architecture == "microservices" else "app")
+    assert "strawberry-graphql==" in (app / "requirements.txt").read_text()
+    assert (app / "src/app/controllers/graphql_api.py").is_file()
+    assert "strawberry" not in (tmp_path / "baseline" / app.relative_to(tmp_path / "graphql")
+                                / "requirements.txt").read_text()

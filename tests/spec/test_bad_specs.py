@@ -57,7 +57,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "depends-cycle.yaml": ("cycle: orders → payments → stock → orders", "4:20"),
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
-    "graphql-in-mvc.yaml": ("the graphql API style is not available yet for the mvc", "4:15"),
+    "grpc-in-mvc.yaml": ("the grpc API style is not available yet for the mvc", "4:15"),
     "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
     "observability-in-microservices.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
                                             "available yet for the microservices", "5:1"),
