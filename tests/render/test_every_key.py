@@ -109,6 +109,10 @@ VARIANTS: dict[str, Any] = {
     "sagas.[].steps.[].compensate": {"sagas": [{"name": "place", "steps": [
         {"service": "orders", "action": "create", "compensate": "cancel"}]}]},
     "observability": {"observability": ["prometheus"]},
+    "ui_ports": ({"observability": ["prometheus"]},
+                 {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
+    "ui_ports.prometheus": ({"observability": ["prometheus"]},
+                            {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
 }
 
 
