@@ -20,8 +20,10 @@ def resolve_data(data: dict[str, object]) -> Architecture:
     """Resolve validated spec data: every default and the catalog applied, workloads built."""
     from archgen.model.registry import entry_for
 
+    from archgen.model.observability import with_observability
+
     architecture = entry_for(str(data["architecture"])).resolve(dict(data))
-    return _with_services(architecture)
+    return _with_services(with_observability(architecture, dict(data)))
 
 
 def resolve(spec: Spec) -> Architecture:
