@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.catalog import CATALOG
-from archgen.model.common import APP_PORT, digest, hardened
+from archgen.model.common import APP_PORT, FRONTEND, digest, hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.workload import Mount, PublishedPort, Workload
 
@@ -95,7 +95,8 @@ def _app_jobs(workloads: list[Workload]) -> list[dict[str, Any]]:
             job["targets"].append(f"{w.name}:{APP_PORT}")
     for job in jobs.values():
         count = len(job["targets"])
-        job["comment"] = f"{job['name']}: {count} instance{'s' if count > 1 else ''}, each a target"
+        job["comment"] = (f"{job['name']}: {count} instance{'s' if count > 1 else ''}"
+                          f"{', each its own target' if count > 1 else ''}")
     return list(jobs.values())
 
 
@@ -108,7 +109,8 @@ def _networks(targets: list[str], by_name: dict[str, Workload]) -> tuple[str, ..
         for target in left:
             for network in by_name[target].networks:
                 counts[network] = counts.get(network, 0) + 1
-        best = max(sorted(counts), key=lambda n: counts[n])
+        # On a tie, the edge's network (frontend) rather than one that holds data stores.
+        best = max(sorted(counts), key=lambda n: (counts[n], n == FRONTEND))
         chosen.append(best)
         left = [t for t in left if best not in by_name[t].networks]
     return tuple(chosen)
