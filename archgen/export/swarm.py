@@ -72,8 +72,9 @@ class StackWriter:
         for workload in skipped:
             self.report.skipped(workload.name, "a one-shot job in profile "
                                 f"{', '.join(workload.profiles)}: not part of a deployment")
+        edge_name = self.architecture.context.get("edge", {}).get("service")
         for unit in units:
-            if unit.workload.ports:
+            if unit.workload.ports and unit.name == edge_name:  # not a UI on 127.0.0.1
                 self.edge_networks.update(unit.workload.networks)
         services = {unit.name: self._service(unit, units) for unit in units}
         networks = {}
