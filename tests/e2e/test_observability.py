@@ -117,3 +117,60 @@ def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
     assert _poll("the requests through the edge counted", requests_counted) >= 7
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {r["name"] for g in rules for r in g["rules"]} == {"TargetDown", "HighErrorRatio"}
+
+
+@pytest.mark.timeout(1800)
+def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
+        stack_dir: Path, tmp_path: Path, docker_client: Any) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in (
+        "envoy", "rabbitmq", "postgres", "python", "prometheus")])
+    name = f"e2e-obs-ms-{secrets.token_hex(3)}"
+    https_port, ui_port = _free_port(), _free_port()
+    spec = {"name": name, "architecture": "microservices",
+            "gateway": {"kind": "envoy", "http_port": _free_port(), "https_port": https_port},
+            "bus": {"kind": "rabbitmq"},
+            "services": [{"name": "orders", "database": "postgres"}],
+            "sagas": [{"name": "buy", "steps": [{"service": "orders", "action": "create",
+                                                 "compensate": "cancel"}]}],
+            "observability": ["prometheus"], "ui_ports": {"prometheus": ui_port}}
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", stack_dir)
+    archgen("up", "--wait", "--timeout", "900", cwd=stack_dir, timeout=1200)
+    expected = {"orders:8000", "sagas:8000", "gateway:9902", "localhost:9090"}
+
+    with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False,
+                      timeout=30) as gateway:
+        for path in ("/api/orders/metrics", "/api/sagas/metrics"):
+            assert gateway.get(path).status_code == 404, path
+        started = gateway.post("/api/sagas/buy", json={"order": "e2e"})
+        assert started.status_code == 202, started.text
+        saga_id = started.json()["id"]
+
+        def finished() -> tuple[bool, str]:
+            state = str(gateway.get(f"/api/sagas/buy/{saga_id}").json()["state"])
+            return state != "running", state
+
+        assert _poll("the saga to finish", finished) == "completed"
+
+    prometheus = f"http://127.0.0.1:{ui_port}"
+
+    def targets() -> tuple[bool, dict[str, str]]:
+        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
+            "activeTargets"]
+        health = {t["labels"]["instance"]: t["health"] for t in active}
+        return set(health) == expected and all(h == "up" for h in health.values()), health
+
+    _poll("every target up", targets)
+
+    def query(expression: str) -> tuple[bool, float]:
+        result = httpx.get(f"{prometheus}/api/v1/query", timeout=10,
+                           params={"query": expression}).json()["data"]["result"]
+        value = float(result[0]["value"][1]) if result else 0.0
+        return value > 0, value
+
+    assert _poll("the saga outcome", lambda: query(
+        'sum(saga_outcomes_total{job="sagas",saga="buy",outcome="completed"})')) >= 1
+    assert _poll("the outbox relay", lambda: query("sum(outbox_published_total)")) >= 1
+    assert _poll("the gateway's own metrics", lambda: query(
+        'sum(envoy_http_downstream_rq_total{job="gateway"})')) > 0

@@ -187,3 +187,15 @@ def test_every_key_changes_the_render_or_is_refused(architecture: str, tmp_path:
         if after != "refused" and after == before:
             ignored.append(key)
     assert ignored == [], f"{architecture}: accepted but changed nothing: {ignored}"
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_prometheus_renders_and_grafana_and_jaeger_are_refused(architecture: str,
+                                                               tmp_path: Path) -> None:
+    baseline = BASELINES[architecture]
+    plain = outcome(baseline, tmp_path / "baseline")
+    observed = outcome({**baseline, "observability": ["prometheus"]}, tmp_path / "prometheus")
+    assert observed not in ("refused", plain)
+    for tool in ("grafana", "jaeger"):
+        assert outcome({**baseline, "observability": ["prometheus", tool]},
+                       tmp_path / tool) == "refused", tool
