@@ -108,7 +108,12 @@ class StackWriter:
                                 f"beforehand (`archgen build`) and present on every node or "
                                 "pushed to a registry the nodes pull from")
         service.update(self._process(unit))
-        if w.ports:
+        if w.ports and w.kind == "prometheus":
+            # Swarm has no bind address: publishing would open the UI on every interface.
+            self.report.changed(name, "ports", f"not published: compose bound it to "
+                                f"{w.ports[0].bind} only and swarm cannot; reach it through an "
+                                "SSH tunnel to a node or a container on the stack's network")
+        elif w.ports:
             service["ports"] = [{"target": p.container, "published": p.published,
                                  "protocol": "tcp", "mode": "host"} for p in w.ports]
             self.report.changed(name, "ports", "published in host mode on the node the task runs "
