@@ -1,6 +1,9 @@
 """/metrics: request counts by route template and status, errors, latency; nothing else."""
 
-from fastapi import FastAPI, HTTPException
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,7 +21,14 @@ def _app() -> FastAPI:
             raise HTTPException(404, "no such thing")
         return {"id": thing_id}
 
-    app.add_middleware(MetricsMiddleware)
+    @app.middleware("http")
+    async def refuse_early(request: Request, call_next: Any) -> Any:
+        # Like the rate limiter: answers before the router runs.
+        if request.headers.get("x-limited"):
+            return JSONResponse({"detail": "slow down"}, status_code=429)
+        return await call_next(request)
+
+    app.add_middleware(MetricsMiddleware, routes=app.router.routes)
     return app
 
 
@@ -43,6 +53,14 @@ def test_requests_are_counted_by_route_template_and_status() -> None:
     assert _value("http_request_errors_total", method="GET", route=route) == errors + 1
     assert _value("http_request_duration_seconds_count", method="GET", route=route) == timed + 5
     assert _value("http_requests_total", method="GET", route="unmatched", status="404") >= 1
+
+
+def test_a_request_refused_before_routing_counts_under_its_route() -> None:
+    client = TestClient(_app())
+    route = "/things/{thing_id}"
+    before = _value("http_requests_total", method="GET", route=route, status="429")
+    assert client.get("/things/x", headers={"X-Limited": "1"}).status_code == 429
+    assert _value("http_requests_total", method="GET", route=route, status="429") == before + 1
 
 
 def test_metrics_are_served_in_the_text_format_without_raw_paths() -> None:
