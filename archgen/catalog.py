@@ -391,6 +391,8 @@ CATALOG: dict[str, Component] = {
             user="nobody",
             standin="prometheus",
             binaries=("sh", "wget"),
+            hardening=Hardening(reason="runs as nobody (65534) from the start and writes only "
+                                       "its data volume: nothing to add"),
         ),
         Component(
             kind="grafana",

@@ -61,8 +61,9 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
         report.skipped(workload.name, f"a one-shot job in profile {', '.join(workload.profiles)}: "
                        "not part of a deployment (run the project's tests with compose)")
     writer = PodWriter(project, files, report)
+    edge_name = architecture.context.get("edge", {}).get("service")
     for unit in units:
-        if unit.workload.ports:
+        if unit.workload.ports and unit.name == edge_name:  # not a UI on 127.0.0.1
             out.edge = unit
         hpa = unit.kind == "Deployment" and unit.grouped
         objects = [writer.workload_object(unit, hpa)]

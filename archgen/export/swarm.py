@@ -72,8 +72,9 @@ class StackWriter:
         for workload in skipped:
             self.report.skipped(workload.name, "a one-shot job in profile "
                                 f"{', '.join(workload.profiles)}: not part of a deployment")
+        edge_name = self.architecture.context.get("edge", {}).get("service")
         for unit in units:
-            if unit.workload.ports:
+            if unit.workload.ports and unit.name == edge_name:  # not a UI on 127.0.0.1
                 self.edge_networks.update(unit.workload.networks)
         services = {unit.name: self._service(unit, units) for unit in units}
         networks = {}
@@ -107,7 +108,12 @@ class StackWriter:
                                 f"beforehand (`archgen build`) and present on every node or "
                                 "pushed to a registry the nodes pull from")
         service.update(self._process(unit))
-        if w.ports:
+        if w.ports and w.kind == "prometheus":
+            # Swarm has no bind address: publishing would open the UI on every interface.
+            self.report.changed(name, "ports", f"not published: compose bound it to "
+                                f"{w.ports[0].bind} only and swarm cannot; reach it through an "
+                                "SSH tunnel to a node or a container on the stack's network")
+        elif w.ports:
             service["ports"] = [{"target": p.container, "published": p.published,
                                  "protocol": "tcp", "mode": "host"} for p in w.ports]
             self.report.changed(name, "ports", "published in host mode on the node the task runs "

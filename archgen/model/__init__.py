@@ -18,10 +18,11 @@ __all__ = ["APP_PORT", "DEFAULTS", "TIERS", "Architecture", "Edge", "Node", "Por
 
 def resolve_data(data: dict[str, object]) -> Architecture:
     """Resolve validated spec data: every default and the catalog applied, workloads built."""
+    from archgen.model.observability import with_observability
     from archgen.model.registry import entry_for
 
     architecture = entry_for(str(data["architecture"])).resolve(dict(data))
-    return _with_services(architecture)
+    return _with_services(with_observability(architecture, dict(data)))
 
 
 def resolve(spec: Spec) -> Architecture:

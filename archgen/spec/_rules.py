@@ -25,12 +25,12 @@ _MICROSERVICES_NAMES = {"sagas", "bus"}
 # What the microservices blueprint does not render yet (the next issue), with the advice.
 _NOT_YET = {
     "auth": "Keycloak (auth) is not available yet for the microservices architecture",
-    "observability": "observability (Prometheus, Grafana, Jaeger) is not available yet for the "
-                     "microservices architecture",
 }
 # cache keys with no meaning behind a gateway: only the rate limit applies there.
 _GATEWAY_CACHE = {"ttl": "cached responses", "sentinel": "Redis sentinel",
                   "engine": "a Redis engine"}
+# Observability tools the schema knows that do not render yet, each with what it is.
+_OBSERVABILITY_NOT_YET = {"grafana": "dashboards", "jaeger": "tracing"}
 _RESERVED_ENTITY_NAMES = {"health", "healthz", "readyz", "whoami", "docs", "openapi", "api"}
 
 
@@ -79,6 +79,13 @@ class _Checker:
                              "each published port must be different")
                 else:
                     seen[port] = path
+        ui_ports = self.data.get("ui_ports")
+        for tool, port in (ui_ports if isinstance(ui_ports, dict) else {}).items():
+            if isinstance(port, int) and port in seen:
+                self.add(("ui_ports", tool), f"port {port} is already used by "
+                         f"{format_path(seen[port])}", "each published port must be different")
+            elif isinstance(port, int):
+                seen[port] = ("ui_ports", tool)
 
     def bind(self, path: Path, text: str) -> None:
         """The published ports' host address: an IPv4 address the whole project can use."""
@@ -102,10 +109,16 @@ class _Checker:
                 if style not in ("rest", "graphql"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql]")
-        if self.data.get("observability") and architecture in ("mvc", "scaled"):
-            self.add(("observability",), "observability (Prometheus, Grafana, Jaeger) is not "
-                     f"available yet for the {architecture} architecture",
-                     "remove it; it is drawn for microservices specs", key=True)
+        tools = self.data.get("observability")
+        for i, tool in enumerate(tools if isinstance(tools, list) else []):
+            if tool in _OBSERVABILITY_NOT_YET:
+                self.add(("observability", i), f"{tool} ({_OBSERVABILITY_NOT_YET[tool]}) is not "
+                         "available yet", "remove it; only prometheus renders today")
+        ui_ports = self.data.get("ui_ports")
+        for tool in ui_ports if isinstance(ui_ports, dict) else {}:
+            if not isinstance(tools, list) or tool not in tools:
+                self.add(("ui_ports", tool), f"ui_ports.{tool} is only used when observability "
+                         f"lists {tool}", f"add {tool} to observability, or remove it", key=True)
 
     def entities(self) -> None:
         app = self.data.get("app")

@@ -109,6 +109,10 @@ VARIANTS: dict[str, Any] = {
     "sagas.[].steps.[].compensate": {"sagas": [{"name": "place", "steps": [
         {"service": "orders", "action": "create", "compensate": "cancel"}]}]},
     "observability": {"observability": ["prometheus"]},
+    "ui_ports": ({"observability": ["prometheus"]},
+                 {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
+    "ui_ports.prometheus": ({"observability": ["prometheus"]},
+                            {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
 }
 
 
@@ -204,3 +208,15 @@ def test_graphql_changes_the_render_and_grpc_is_refused(architecture: str, tmp_p
     assert (app / "src/app/controllers/graphql_api.py").is_file()
     assert "strawberry" not in (tmp_path / "baseline" / app.relative_to(tmp_path / "graphql")
                                 / "requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_prometheus_renders_and_grafana_and_jaeger_are_refused(architecture: str,
+                                                               tmp_path: Path) -> None:
+    baseline = BASELINES[architecture]
+    plain = outcome(baseline, tmp_path / "baseline")
+    observed = outcome({**baseline, "observability": ["prometheus"]}, tmp_path / "prometheus")
+    assert observed not in ("refused", plain)
+    for tool in ("grafana", "jaeger"):
+        assert outcome({**baseline, "observability": ["prometheus", tool]},
+                       tmp_path / tool) == "refused", tool

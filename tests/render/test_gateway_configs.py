@@ -81,9 +81,10 @@ def echo() -> Iterator[int]:
     server.server_close()
 
 
-def _render(kind: str, root: Path) -> Path:
+def _render(kind: str, root: Path, *, prometheus: bool = False) -> Path:
     project = root / f"market-{kind}"
-    render_project({
+    observed = {"observability": ["prometheus"]} if prometheus else {}
+    render_project({**observed,
         "name": "market", "architecture": "microservices",
         "gateway": {"kind": kind, "body_limit_mb": BODY_LIMIT_MB},
         "cache": {"rate_limit": {"requests": RATE, "window": "60s"}},
@@ -120,10 +121,16 @@ def _for_this_host(kind: str, project: Path, work: Path, ports: dict[str, int] |
     return copy
 
 
+@pytest.mark.parametrize("prometheus", [False, True], ids=["plain", "prometheus"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_real_binary_accepts_the_gateway_config(kind: str, tmp_path: Path) -> None:
+def test_the_real_binary_accepts_the_gateway_config(kind: str, prometheus: bool,
+                                                    tmp_path: Path) -> None:
     binary = _require_binary(kind)
-    config = _for_this_host(kind, _render(kind, tmp_path), tmp_path, None)
+    project = _render(kind, tmp_path, prometheus=prometheus)
+    config = _for_this_host(kind, project, tmp_path, None)
+    if prometheus and kind == "envoy":  # its own metrics, on a listener never published
+        listeners = yaml.safe_load(config.read_text())["static_resources"]["listeners"]
+        assert listeners[-1]["name"] == "metrics"
     if kind == "nginx":
         done = subprocess.run([binary, "-t", "-c", str(config), "-g",
                                f"pid {tmp_path}/nginx.pid;"], capture_output=True, text=True,
@@ -196,6 +203,15 @@ def test_routes_strip_the_prefix_and_carry_request_ids(gateway: tuple[str, httpx
     assert client.get("/healthz").text.strip() == "ok"  # the gateway answers it itself
     assert client.get("/elsewhere").status_code == 404
     assert client.get("/api/unknown/x").status_code == 404
+
+
+def test_the_services_metrics_are_refused(gateway: tuple[str, httpx.Client]) -> None:
+    _, client = gateway
+    for path in ("/api/orders/metrics", "/api/sagas/metrics", "/metrics"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "path" not in answer.text, path  # never reached a service
+    assert client.get("/api/orders/metrics-x").json()["path"] == "/metrics-x"
 
 
 def test_bodies_over_the_limit_are_refused(gateway: tuple[str, httpx.Client]) -> None:

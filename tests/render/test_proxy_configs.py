@@ -572,6 +572,15 @@ def _post_oversized(proxy: Running, size: int) -> tuple[int, str]:
     return int(status_line.split()[1]), rest
 
 
+def test_the_apps_metrics_are_refused_at_the_edge(proxy: Running) -> None:
+    with proxy.client() as client:
+        refused = client.get(f"{proxy.base}/metrics")
+        forwarded = client.get(f"{proxy.base}/metrics-and-more")
+    assert refused.status_code == 404
+    assert "path" not in refused.text  # the echo server's answer never came back
+    assert forwarded.status_code == 200 and forwarded.json()["path"] == "/metrics-and-more"
+
+
 def test_a_body_over_the_limit_is_refused_with_413(proxy: Running) -> None:
     status, headers = _post_oversized(proxy, BODY_LIMIT_MB * 1048576 + 512 * 1024)
     assert status == 413

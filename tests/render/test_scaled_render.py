@@ -179,6 +179,8 @@ def test_the_algorithm_is_mapped_for_the_kind(
         assert cluster["health_checks"][0]["http_health_check"]["path"] == "/healthz"
         routes = config["static_resources"]["listeners"][1]["filter_chains"][0]["filters"][0][
             "typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+        refused, *routes = routes  # /metrics is answered by the balancer itself
+        assert refused["direct_response"]["status"] == 404, refused
         hashed = [bool(r["route"].get("hash_policy")) for r in routes]
         assert hashed == [algorithm == "ip_hash"] * len(routes)
         # Idempotent methods are retried after a reset; the others only on connect failure.

@@ -59,8 +59,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
     "grpc-in-mvc.yaml": ("the grpc API style is not available yet for the mvc", "4:15"),
     "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
-    "observability-in-microservices.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
-                                            "available yet for the microservices", "5:1"),
+    "jaeger-in-microservices.yaml": ("jaeger (tracing) is not available yet", "5:29"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
     "grpc-service.yaml": ("the grpc API style is not available yet for the microservices",
                           "4:32"),
@@ -71,8 +70,10 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "saga-step-unknown-service.yaml": ("unknown service 'paymnts' (did you mean 'payments'?)",
                                        "10:19"),
     "service-beside-its-test.yaml": ("is used by the test stage of service 'orders'", "5:12"),
-    "observability-in-scaled.yaml": ("observability (Prometheus, Grafana, Jaeger) is not "
-                                     "available yet for the scaled", "3:1"),
+    "grafana-in-scaled.yaml": ("grafana (dashboards) is not available yet", "3:17"),
+    "ui-port-without-tool.yaml": ("ui_ports.prometheus is only used when observability lists "
+                                  "prometheus", "3:12"),
+    "ui-port-collision.yaml": ("port 9090 is already used by proxy.http_port", "5:24"),
 }
 
 

@@ -1,0 +1,176 @@
+"""End to end on a real Docker engine: Prometheus scrapes every app instance (and the edge where
+it exports metrics), a request through the edge shows in its counter, /metrics is refused
+at the edge, and the UI is published on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from archgen.catalog import CATALOG
+from archgen.model import resolve_data
+from tests.e2e.conftest import require_images
+from tests.e2e.test_mvc_stack import _free_port, _status, archgen
+
+pytestmark = pytest.mark.docker
+
+STACKS: dict[str, dict[str, Any]] = {
+    # The edge (nginx) has no native Prometheus output: only the app is scraped.
+    "mvc-nginx": {"architecture": "mvc", "proxy": {"kind": "nginx"},
+                  "database": {"engine": "postgres"}},
+    # Two replicas, each its own target, and HAProxy's own exporter.
+    "scaled-haproxy": {"architecture": "scaled", "load_balancer": {"kind": "haproxy"},
+                       "app": {"replicas": 2}, "database": {"engine": "postgres", "replicas": 2},
+                       "cache": {"sentinel": False}},
+}
+WAIT_S = 120  # a few scrape intervals (15 s) past the first successful scrape
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path) -> Iterator[Path]:
+    project = tmp_path / "project"
+    yield project
+    if (project / "compose.yaml").is_file():
+        archgen("down", "--volumes", cwd=project, check=False)
+
+
+def _poll(what: str, probe: Any) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except httpx.HTTPError as error:
+            last = error
+        else:
+            if last and not isinstance(last, Exception) and last[0]:
+                return last[1]
+        time.sleep(2)
+    raise AssertionError(f"{what} not within {WAIT_S}s; last: {last}")
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
+        stack: str, stack_dir: Path, tmp_path: Path, docker_client: Any) -> None:
+    shape = STACKS[stack]
+    edge_kind = next(shape[k]["kind"] for k in ("proxy", "load_balancer") if k in shape)
+    require_images(docker_client, [CATALOG[k].image for k in (
+        edge_kind, "postgres", "redis", "python", "prometheus")])
+    name = f"e2e-obs-{stack}-{secrets.token_hex(3)}"
+    http_port, https_port, ui_port = _free_port(), _free_port(), _free_port()
+    edge_key = "proxy" if "proxy" in shape else "load_balancer"
+    spec = {**shape, "name": name, "observability": ["prometheus"],
+            "ui_ports": {"prometheus": ui_port},
+            edge_key: {**shape[edge_key], "http_port": http_port, "https_port": https_port}}
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", stack_dir)
+    archgen("up", "--wait", "--timeout", "600", cwd=stack_dir)
+
+    # `archgen status` lists Prometheus with its port, published on 127.0.0.1 only.
+    rows = _status(stack_dir)
+    row = rows[f"{name}-prometheus-1"]
+    assert any(f"127.0.0.1:{ui_port}" in port for port in row["ports"]), row
+    bindings = docker_client.containers.get(f"{name}-prometheus-1").attrs[
+        "NetworkSettings"]["Ports"]["9090/tcp"]
+    assert [b["HostIp"] for b in bindings] == ["127.0.0.1"], bindings
+
+    model = resolve_data(spec)
+    expected = {f"{w.name}:8000" for w in model.workloads if w.kind == "python" and not w.job}
+    expected.add("localhost:9090")
+    if edge_kind == "haproxy":
+        expected.add(f"{model.context['edge']['service']}:8405")
+
+    with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False,
+                      timeout=30) as edge:
+        for _ in range(6):
+            assert edge.get("/api/items").status_code == 200
+        assert edge.post("/api/items", json={"name": "lamp"}).status_code == 201
+        refused = edge.get("/metrics")
+        assert refused.status_code == 404, refused.text
+        assert "http_requests_total" not in refused.text
+
+    prometheus = f"http://127.0.0.1:{ui_port}"
+
+    def targets() -> tuple[bool, dict[str, str]]:
+        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
+            "activeTargets"]
+        health = {t["labels"]["instance"]: t["health"] for t in active}
+        return set(health) == expected and all(h == "up" for h in health.values()), health
+
+    health = _poll("every target up", targets)
+    assert set(health) == expected
+
+    def requests_counted() -> tuple[bool, float]:
+        result = httpx.get(f"{prometheus}/api/v1/query", timeout=10, params={
+            "query": 'sum(http_requests_total{route="/api/items"})'}).json()["data"]["result"]
+        value = float(result[0]["value"][1]) if result else 0.0
+        return value >= 7, value
+
+    assert _poll("the requests through the edge counted", requests_counted) >= 7
+    rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert {r["name"] for g in rules for r in g["rules"]} == {"TargetDown", "HighErrorRatio"}
+
+
+@pytest.mark.timeout(1800)
+def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
+        stack_dir: Path, tmp_path: Path, docker_client: Any) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in (
+        "envoy", "rabbitmq", "postgres", "python", "prometheus")])
+    name = f"e2e-obs-ms-{secrets.token_hex(3)}"
+    https_port, ui_port = _free_port(), _free_port()
+    spec = {"name": name, "architecture": "microservices",
+            "gateway": {"kind": "envoy", "http_port": _free_port(), "https_port": https_port},
+            "bus": {"kind": "rabbitmq"},
+            "services": [{"name": "orders", "database": "postgres"}],
+            "sagas": [{"name": "buy", "steps": [{"service": "orders", "action": "create",
+                                                 "compensate": "cancel"}]}],
+            "observability": ["prometheus"], "ui_ports": {"prometheus": ui_port}}
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", stack_dir)
+    archgen("up", "--wait", "--timeout", "900", cwd=stack_dir, timeout=1200)
+    expected = {"orders:8000", "sagas:8000", "gateway:9902", "localhost:9090"}
+
+    with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False,
+                      timeout=30) as gateway:
+        for path in ("/api/orders/metrics", "/api/sagas/metrics"):
+            assert gateway.get(path).status_code == 404, path
+        started = gateway.post("/api/sagas/buy", json={"order": "e2e"})
+        assert started.status_code == 202, started.text
+        saga_id = started.json()["id"]
+
+        def finished() -> tuple[bool, str]:
+            state = str(gateway.get(f"/api/sagas/buy/{saga_id}").json()["state"])
+            return state != "running", state
+
+        assert _poll("the saga to finish", finished) == "completed"
+
+    prometheus = f"http://127.0.0.1:{ui_port}"
+
+    def targets() -> tuple[bool, dict[str, str]]:
+        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
+            "activeTargets"]
+        health = {t["labels"]["instance"]: t["health"] for t in active}
+        return set(health) == expected and all(h == "up" for h in health.values()), health
+
+    _poll("every target up", targets)
+
+    def query(expression: str) -> tuple[bool, float]:
+        result = httpx.get(f"{prometheus}/api/v1/query", timeout=10,
+                           params={"query": expression}).json()["data"]["result"]
+        value = float(result[0]["value"][1]) if result else 0.0
+        return value > 0, value
+
+    assert _poll("the saga outcome", lambda: query(
+        'sum(saga_outcomes_total{job="sagas",saga="buy",outcome="completed"})')) >= 1
+    assert _poll("the outbox relay", lambda: query("sum(outbox_published_total)")) >= 1
+    assert _poll("the gateway's own metrics", lambda: query(
+        'sum(envoy_http_downstream_rq_total{job="gateway"})')) > 0
