@@ -159,9 +159,15 @@ def test_the_configuration_is_strict(app_dir: Path) -> None:
     assert ruff["lint"]["select"], "an explicit rule set, not whatever the installed ruff defaults to"
 
 
-def test_generated_graphql_tests_pass(app_dir: Path) -> None:
-    if not (app_dir / "src/app/controllers/graphql_api.py").exists():
-        pytest.skip("this variant has no GraphQL API")
+def test_graphql_is_rendered_only_when_asked_and_its_tests_pass(app_dir: Path) -> None:
+    asked = "graphql" in app_dir.parent.name + app_dir.parents[1].name + app_dir.parents[2].name
+    module = app_dir / "src/app/controllers/graphql_api.py"
+    requirements = (app_dir / "requirements.txt").read_text()
+    if not asked:
+        assert not module.exists() and "strawberry" not in requirements
+        assert not (app_dir / "tests/unit/test_graphql.py").exists()
+        return
+    assert module.is_file() and "strawberry-graphql==" in requirements
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
     environ.update(PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
