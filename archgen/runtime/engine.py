@@ -134,16 +134,29 @@ class Engine:
                 images[ref] = image_id
         return EngineState(containers, networks, volumes, images)
 
-    def image_id(self, ref: str) -> str | None:
+    def image_id(self, ref: str, *, attempts: int = 3) -> str | None:
+        """The image's ID, or None when the engine has no such image.
+
+        Any other failure is retried, then raised: read as "no image", a busy engine's
+        hiccup would give every container of that image a new config hash, and a no-op
+        `up` would recreate them.
+        """
+        import time
+
         from docker.errors import NotFound
 
-        try:
-            with engine_call(f"inspecting image {ref}"):
-                return str(self.api.inspect_image(ref)["Id"])
-        except NotFound:
-            return None
-        except EngineError:
-            return None
+        for attempt in range(attempts):
+            try:
+                with engine_call(f"inspecting image {ref}"):
+                    try:
+                        return str(self.api.inspect_image(ref)["Id"])
+                    except NotFound:  # an APIError too: caught before engine_call converts it
+                        return None
+            except EngineError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return None
 
     def containers(self, project: str) -> list[ObservedContainer]:
         with engine_call("listing containers"):
@@ -376,14 +389,14 @@ class Engine:
     def stop(self, container_id: str, timeout: float | None) -> None:
         from docker.errors import NotFound
 
-        try:
-            with engine_call(f"stopping container {container_id[:12]}"):
+        with engine_call(f"stopping container {container_id[:12]}"):
+            try:
                 if timeout is None:
                     self.api.stop(container_id)
                 else:
                     self.api.stop(container_id, timeout=math.ceil(timeout))
-        except NotFound:
-            return
+            except NotFound:  # already gone: caught before engine_call turns it into an error
+                return
 
     def restart(self, container_id: str, timeout: float | None) -> None:
         """Stop (waiting `timeout` seconds, else the engine's default) and start a container again."""
@@ -396,11 +409,11 @@ class Engine:
     def remove(self, container_id: str) -> None:
         from docker.errors import NotFound
 
-        try:
-            with engine_call(f"removing container {container_id[:12]}"):
+        with engine_call(f"removing container {container_id[:12]}"):
+            try:
                 self.api.remove_container(container_id, v=True, force=True)
-        except NotFound:
-            return
+            except NotFound:  # already gone: caught before engine_call turns it into an error
+                return
 
     def exec_probe(self, container_id: str, command: list[str]) -> tuple[int, str]:
         """Run `command` in the container (as its healthcheck would); return exit code and output."""
