@@ -13,6 +13,7 @@ from archgen.model._services import (
     service_context,
     service_workloads,
 )
+from archgen.model._grpc import grpc_backends, grpc_context
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -93,6 +94,9 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     edge = edge_block("gateway", gateway, [{"name": r["name"], "host": r["host"],
                                              "port": r["port"], "weight": 1} for r in routes])
     edge["routes"] = routes
+    edge["grpc"] = grpc_backends(
+        [{"service": s["name"], "grpc": grpc_context(name, list(s["api"]), s["name"])} for s in services],
+        gateway["kind"])
     edge["rate_limit"] = _rate_limit(spec)
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",
