@@ -6,6 +6,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG
+from archgen.model._grpc import grpc_backends, grpc_context
 from archgen.model._services import (
     ORCHESTRATOR,
     bus_workload,
@@ -13,7 +14,6 @@ from archgen.model._services import (
     service_context,
     service_workloads,
 )
-from archgen.model._grpc import grpc_backends, grpc_context
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
