@@ -5,8 +5,9 @@ Variants: the MVC blueprint with each database engine, and the scaled blueprint 
 engine it supports (it has no replicated MySQL), all with entities using every field type,
 required and optional; the GraphQL and gRPC API styles on an MVC app and on a
 microservice, whose generated GraphQL / gRPC tests must pass as well. ruff and mypy are
-archgen's own dev tools; PyMySQL's type stubs (types-PyMySQL, pinned in the app's requirements-dev.txt) are used from this environment
-if installed, else installed into a throwaway virtualenv layered over it.
+archgen's own dev tools; PyMySQL's type stubs (types-PyMySQL, pinned in the app's
+requirements-dev.txt) are used from this environment if installed, else installed into a
+throwaway virtualenv layered over it.
 """
 
 from __future__ import annotations
