@@ -237,6 +237,8 @@ def test_mvc_grpc_through_the_proxy_reads_what_rest_wrote(
         client.close()
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     assert [s for s, service in compose["services"].items() if service.get("ports")] == ["proxy"]
+    if proxy == "nginx":  # the app's own suite (its gRPC tests on the compiled proto), once
+        _the_generated_suite_passes_inside_the_stack(project)
 
 
 @pytest.mark.parametrize(("gateway", "bus"), [("envoy", "rabbitmq")])
