@@ -94,9 +94,10 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     edge = edge_block("gateway", gateway, [{"name": r["name"], "host": r["host"],
                                              "port": r["port"], "weight": 1} for r in routes])
     edge["routes"] = routes
-    edge["grpc"] = grpc_backends(
-        [{"service": s["name"], "grpc": grpc_context(name, list(s["api"]), s["name"])} for s in services],
-        gateway["kind"])
+    if backends := grpc_backends(
+            [{"service": s["name"], "grpc": grpc_context(name, list(s["api"]), s["name"])}
+             for s in services], gateway["kind"]):
+        edge["grpc"] = backends  # only when some service has it: other renders stay as they were
     edge["rate_limit"] = _rate_limit(spec)
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",

@@ -54,7 +54,8 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
     app = app_context(spec)
     database, cache = data_context(spec)
     edge = edge_block("proxy", proxy, [{"name": "app", "host": "app", "port": APP_PORT, "weight": 1}])
-    edge["grpc"] = grpc_backends([app], proxy["kind"])
+    if backends := grpc_backends([app], proxy["kind"]):
+        edge["grpc"] = backends
     engine = database["engine"]
     data = (database["service"], cache["service"])
     test = app_workload(name, "app-test", app, app_environment(name, database, cache, edge, redis_db=1),

@@ -235,7 +235,8 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
                  for n, w in zip(app["instances"], app["weights"], strict=True)]
     edge = edge_block("load_balancer", balancer, upstreams)
     edge["balanced"] = True
-    edge["grpc"] = grpc_backends([{**app, "service": u["host"]} for u in upstreams], balancer["kind"])
+    if backends := grpc_backends([{**app, "service": u["host"]} for u in upstreams], balancer["kind"]):
+        edge["grpc"] = backends
     # A replica that does not accept a connection in time is skipped for the next. nginx has
     # no active checks and tries a stopped replica again every `fail_timeout_s`: 250 ms keeps
     # each such try below what a user notices (the kernel accepts connections even while the
