@@ -109,11 +109,6 @@ class _Checker:
                 if style not in ("rest", "graphql", "grpc"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql, grpc]")
-                balancer = self.data.get("load_balancer")
-                if (style == "grpc" and architecture == "scaled" and isinstance(balancer, dict)
-                        and balancer.get("kind") == "nginx"):
-                    self.add(("app", "api", i), "the grpc API style behind an nginx load balancer "
-                             "is not available yet", "use load_balancer.kind: haproxy or envoy")
         tools = self.data.get("observability")
         for i, tool in enumerate(tools if isinstance(tools, list) else []):
             if tool in _OBSERVABILITY_NOT_YET:

@@ -43,7 +43,8 @@ def _proxy_spec(architecture: str, kind: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("architecture", "kind"), [
-    ("mvc", "nginx"), ("mvc", "envoy"), ("mvc", "haproxy"), ("scaled", "envoy"), ("scaled", "haproxy")])
+    ("mvc", "nginx"), ("mvc", "envoy"), ("mvc", "haproxy"),
+    ("scaled", "nginx"), ("scaled", "envoy"), ("scaled", "haproxy")])
 def test_the_edge_routes_grpc_and_its_binary_accepts_it(architecture: str, kind: str,
                                                          tmp_path: Path) -> None:
     binary = _require_binary(kind)
@@ -54,7 +55,9 @@ def test_the_edge_routes_grpc_and_its_binary_accepts_it(architecture: str, kind:
     text = config.read_text()
     if kind == "nginx":
         assert re.search(r"listen 8443 ssl http2 default_server;", text)
-        assert "location /shop. {" in text and "grpc_pass grpc://$archgen_grpc;" in text
+        upstream = "app_grpc" if architecture == "scaled" else "$archgen_grpc"
+        assert "location /shop. {" in text and f"grpc_pass grpc://{upstream};" in text
+        assert text.count("location /shop. {") == 1 and "location /grpc. {" in text
     elif kind == "haproxy":
         assert "use_backend grpc if { req.hdr(content-type) -m beg application/grpc }" in text
         assert re.search(r"server \S+ app(-\d)?:50051 proto h2 ", text)
@@ -71,6 +74,17 @@ def test_the_edge_routes_grpc_and_its_binary_accepts_it(architecture: str, kind:
         copy = tmp_path / config.name
         copy.write_text(re.sub(r"(server \S+) [a-z0-9-]+:(8000|50051)\b", r"\1 127.0.0.1:\2",
                                text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")))
+    elif kind == "nginx" and architecture == "scaled":  # the entrypoint writes both upstream files
+        upstreams = tmp_path / "upstreams"
+        done = subprocess.run(["sh", str(project / "lb/nginx-upstreams.sh"), "--once"], env={
+            "PATH": "/usr/bin:/bin", "ARCHGEN_UPSTREAMS_FILE": str(upstreams / "app.conf")},
+            capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        grpc_servers = (upstreams / "grpc.conf").read_text()
+        assert grpc_servers.count(":50051 ") == 2 and ":8000 " not in grpc_servers, grpc_servers
+        copy = tmp_path / config.name
+        copy.write_text(text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")
+                        .replace("/etc/nginx/upstreams/", f"{upstreams}/"))
     else:
         if folder == "lb":  # the proxy test's helper reads the TLS files from proxy/
             (project / "proxy").symlink_to(project / "lb")

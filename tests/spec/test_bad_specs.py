@@ -57,8 +57,6 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "depends-cycle.yaml": ("cycle: orders → payments → stock → orders", "4:20"),
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
-    "grpc-behind-nginx-lb.yaml": ("the grpc API style behind an nginx load balancer is not "
-                                  "available yet", "5:15"),
     "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
     "jaeger-in-microservices.yaml": ("jaeger (tracing) is not available yet", "5:29"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
