@@ -179,33 +179,13 @@ def _grpc_client(project: Path, app_dir: str, edge_dir: str, https_port: int) ->
                   project / edge_dir / "tls/cert.pem")
 
 
-# httpd cannot carry gRPC (its port is published on loopback instead: see the render tests).
-@pytest.mark.parametrize("proxy", ["nginx", "envoy", "haproxy"])
-def test_mvc_grpc_through_the_proxy_reads_what_rest_wrote(
-    proxy: str, project: Path, tmp_path: Path, docker_client: Any
-) -> None:
+def _grpc_reads_what_rest_wrote(project: Path, edge_dir: str, https_port: int, name: str) -> None:
+    """Through the edge over TLS: health, REST → gRPC and gRPC → REST, errors as status codes."""
     import grpc
 
     from tests.e2e._grpc_client import SERVING
 
-    require_images(docker_client, [CATALOG[k].image for k in (proxy, "postgres", "redis", "python")])
-    name = f"e2e-grpc-{proxy}-{secrets.token_hex(3)}"
-    https_port = _free_port()
-    spec = {
-        "name": name,
-        "architecture": "mvc",
-        "proxy": {"kind": proxy, "http_port": _free_port(), "https_port": https_port},
-        "database": {"engine": "postgres"},
-        "app": {"api": ["rest", "grpc"], "entities": [
-            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
-    }
-    spec_file = tmp_path / "archgen.yaml"
-    spec_file.write_text(yaml.safe_dump(spec))
-    archgen("new", spec_file, "-o", project)
-    assert "grpcurl -cacert proxy/tls/cert.pem" in (project / "README.md").read_text()
-    archgen("up", "--wait", "--timeout", "600", cwd=project, timeout=1200)
-
-    client = _grpc_client(project, "app", "proxy", https_port)
+    client = _grpc_client(project, "app", edge_dir, https_port)
     package = name.replace("-", "_")
     try:
         assert client.health() == SERVING
@@ -235,6 +215,31 @@ def test_mvc_grpc_through_the_proxy_reads_what_rest_wrote(
         assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     finally:
         client.close()
+
+
+# httpd cannot carry gRPC (its port is published on loopback instead: see the render tests).
+@pytest.mark.parametrize("proxy", ["nginx", "envoy", "haproxy"])
+def test_mvc_grpc_through_the_proxy_reads_what_rest_wrote(
+    proxy: str, project: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in (proxy, "postgres", "redis", "python")])
+    name = f"e2e-grpc-{proxy}-{secrets.token_hex(3)}"
+    https_port = _free_port()
+    spec = {
+        "name": name,
+        "architecture": "mvc",
+        "proxy": {"kind": proxy, "http_port": _free_port(), "https_port": https_port},
+        "database": {"engine": "postgres"},
+        "app": {"api": ["rest", "grpc"], "entities": [
+            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
+    }
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", project)
+    assert "grpcurl -cacert proxy/tls/cert.pem" in (project / "README.md").read_text()
+    archgen("up", "--wait", "--timeout", "600", cwd=project, timeout=1200)
+
+    _grpc_reads_what_rest_wrote(project, "proxy", https_port, name)
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     assert [s for s, service in compose["services"].items() if service.get("ports")] == ["proxy"]
     if proxy == "nginx":  # the app's own suite (its gRPC tests on the compiled proto), once
@@ -302,3 +307,25 @@ def test_microservices_grpc_through_the_gateway_and_its_events(
     exit_code, output = docker_client.containers.get(f"{name}-orders-1").exec_run(
         ["python", "-c", probe])
     assert exit_code == 0 and output.decode().strip() == str(SERVING), output
+
+
+def test_scaled_grpc_through_the_nginx_load_balancer(
+    project: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "postgres", "redis", "python")])
+    name = f"e2e-grpc-lb-{secrets.token_hex(3)}"
+    https_port = _free_port()
+    spec = {
+        "name": name,
+        "architecture": "scaled",
+        "load_balancer": {"kind": "nginx", "http_port": _free_port(), "https_port": https_port},
+        "database": {"engine": "postgres", "replicas": 2},
+        "cache": {"sentinel": False},
+        "app": {"replicas": 2, "api": ["rest", "grpc"], "entities": [
+            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
+    }
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", project)
+    archgen("up", "--wait", "--timeout", "600", cwd=project, timeout=1200)
+    _grpc_reads_what_rest_wrote(project, "lb", https_port, name)
