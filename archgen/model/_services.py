@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.catalog import CATALOG, app_password, app_url, server_command, server_environment
+from archgen.model._grpc import grpc_context
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -88,6 +89,7 @@ def service_context(owner: str, service: dict[str, Any] | None, sagas: list[dict
         "port": APP_PORT,
         "user": python.user,
         "api": list((service or {}).get("api") or ["rest"]),
+        "grpc": grpc_context(spec["name"], list((service or {}).get("api") or ["rest"]), owner),
         "entities": [entity(e) for e in raw_entities],
         "healthcheck": healthcheck("python"),
         "publishes": list((service or {}).get("publishes") or []),

@@ -9,6 +9,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG, Component, Healthcheck
+from archgen.model._grpc import grpc_context
 from archgen.model.graph import Port
 from archgen.model.workload import (
     COMPLETED,
@@ -232,6 +233,7 @@ def app_context(spec: dict[str, Any]) -> dict[str, Any]:
         "port": APP_PORT,
         "user": python.user,
         "api": list(app["api"]),
+        "grpc": grpc_context(spec["name"], list(app["api"])),
         "entities": [entity(e) for e in entities],
         "healthcheck": healthcheck("python"),
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG
+from archgen.model._grpc import grpc_backends, grpc_context
 from archgen.model._services import (
     ORCHESTRATOR,
     bus_workload,
@@ -93,6 +94,10 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     edge = edge_block("gateway", gateway, [{"name": r["name"], "host": r["host"],
                                              "port": r["port"], "weight": 1} for r in routes])
     edge["routes"] = routes
+    if backends := grpc_backends(
+            [{"service": s["name"], "grpc": grpc_context(name, list(s["api"]), s["name"])}
+             for s in services], gateway["kind"]):
+        edge["grpc"] = backends  # only when some service has it: other renders stay as they were
     edge["rate_limit"] = _rate_limit(spec)
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",

@@ -7,6 +7,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG, app_password, app_url, server_environment
+from archgen.model._grpc import grpc_backends, grpc_published
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -53,14 +54,16 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
     app = app_context(spec)
     database, cache = data_context(spec)
     edge = edge_block("proxy", proxy, [{"name": "app", "host": "app", "port": APP_PORT, "weight": 1}])
+    if backends := grpc_backends([app], proxy["kind"]):
+        edge["grpc"] = backends
     engine = database["engine"]
     data = (database["service"], cache["service"])
     test = app_workload(name, "app-test", app, app_environment(name, database, cache, edge, redis_db=1),
                         healthy(*data), test=True)
     workloads: tuple[Workload, ...] = (
         edge_workload(edge, ("app",)),
-        app_workload(name, "app", app, app_environment(name, database, cache, edge),
-                     healthy(*data)),
+        grpc_published(app_workload(name, "app", app, app_environment(name, database, cache, edge),
+                                    healthy(*data)), app, proxy["kind"]),
         replace(test,
                 comment=("The app's own test suite, run against this stack's database and Redis "
                          "(a one-shot job in profile `test`): `make test`, or",

@@ -7,6 +7,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG, app_password, app_url, server_environment
+from archgen.model._grpc import grpc_backends
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -234,6 +235,8 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
                  for n, w in zip(app["instances"], app["weights"], strict=True)]
     edge = edge_block("load_balancer", balancer, upstreams)
     edge["balanced"] = True
+    if backends := grpc_backends([{**app, "service": u["host"]} for u in upstreams], balancer["kind"]):
+        edge["grpc"] = backends
     # A replica that does not accept a connection in time is skipped for the next. nginx has
     # no active checks and tries a stopped replica again every `fail_timeout_s`: 250 ms keeps
     # each such try below what a user notices (the kernel accepts connections even while the

@@ -106,9 +106,9 @@ class _Checker:
         app = self.data.get("app")
         if isinstance(app, dict) and isinstance(app.get("api"), list):
             for i, style in enumerate(app["api"]):
-                if style not in ("rest", "graphql"):
+                if style not in ("rest", "graphql", "grpc"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
-                             f"the {architecture} architecture", "use api: [rest, graphql]")
+                             f"the {architecture} architecture", "use api: [rest, graphql, grpc]")
         tools = self.data.get("observability")
         for i, tool in enumerate(tools if isinstance(tools, list) else []):
             if tool in _OBSERVABILITY_NOT_YET:
@@ -258,10 +258,10 @@ class _Checker:
             if not isinstance(service, dict):
                 continue
             for j, style in enumerate(service.get("api") or []):
-                if style not in ("rest", "graphql"):
+                if style not in ("rest", "graphql", "grpc"):
                     self.add(("services", i, "api", j), f"the {style} API style is not "
                              "available yet for the microservices architecture",
-                             "use api: [rest, graphql]")
+                             "use api: [rest, graphql, grpc]")
             replicas = service.get("replicas")
             if isinstance(replicas, int) and replicas > 1:
                 self.add(("services", i, "replicas"), "more than one replica of a service is "

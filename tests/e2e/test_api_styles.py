@@ -167,3 +167,165 @@ def test_microservices_graphql_through_the_gateway_and_its_events(
             time.sleep(1)
         assert "graphql" not in {p.strip("/") for p in client.get("/api/stock/openapi.json")
                                  .json()["paths"]}, "stock asked for REST only"
+
+
+# -- gRPC: a real grpcio client over TLS through the edge -----------------------------------
+
+
+def _grpc_client(project: Path, app_dir: str, edge_dir: str, https_port: int) -> Any:
+    from tests.e2e._grpc_client import Client
+
+    return Client(project / app_dir / "proto/app.proto", f"127.0.0.1:{https_port}",
+                  project / edge_dir / "tls/cert.pem")
+
+
+def _grpc_reads_what_rest_wrote(project: Path, edge_dir: str, https_port: int, name: str) -> None:
+    """Through the edge over TLS: health, REST → gRPC and gRPC → REST, errors as status codes."""
+    import grpc
+
+    from tests.e2e._grpc_client import SERVING
+
+    client = _grpc_client(project, "app", edge_dir, https_port)
+    package = name.replace("-", "_")
+    try:
+        assert client.health() == SERVING
+        assert client.health(f"{package}.ProductService") == SERVING
+        with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30) as rest:
+            created = rest.post("/api/products", json={"title": "lamp", "price": 9.5, "tags": ["a"]})
+            assert created.status_code == 201, created.text
+            rest_id = created.json()["id"]
+            # REST wrote, gRPC reads (one item and the list).
+            item = client.call("Product", "Get", client.message("GetProductRequest", id=rest_id),
+                               "Product")
+            assert (item.id, item.title, item.price, list(item.tags)) == (rest_id, "lamp", 9.5, ["a"])
+            page = client.call("Product", "List", client.message("ListProductRequest", limit=100),
+                               "ListProductResponse")
+            assert rest_id in [found.id for found in page.items] and page.total >= 1
+            # gRPC writes, REST reads.
+            made = client.call("Product", "Create", client.message(
+                "ProductInput", title="desk", price=120.0, tags=["b"]), "Product")
+            assert rest.get(f"/api/products/{made.id}").json()["title"] == "desk"
+        # Errors are status codes, without internals.
+        with pytest.raises(grpc.RpcError) as missing:
+            client.call("Product", "Get", client.message("GetProductRequest", id="nope"), "Product")
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as too_many:
+            client.call("Product", "List", client.message("ListProductRequest", limit=1000),
+                        "ListProductResponse")
+        assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        client.close()
+
+
+# httpd cannot carry gRPC (its port is published on loopback instead: see the render tests).
+@pytest.mark.parametrize("proxy", ["nginx", "envoy", "haproxy"])
+def test_mvc_grpc_through_the_proxy_reads_what_rest_wrote(
+    proxy: str, project: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in (proxy, "postgres", "redis", "python")])
+    name = f"e2e-grpc-{proxy}-{secrets.token_hex(3)}"
+    https_port = _free_port()
+    spec = {
+        "name": name,
+        "architecture": "mvc",
+        "proxy": {"kind": proxy, "http_port": _free_port(), "https_port": https_port},
+        "database": {"engine": "postgres"},
+        "app": {"api": ["rest", "grpc"], "entities": [
+            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
+    }
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", project)
+    assert "grpcurl -cacert proxy/tls/cert.pem" in (project / "README.md").read_text()
+    archgen("up", "--wait", "--timeout", "600", cwd=project, timeout=1200)
+
+    _grpc_reads_what_rest_wrote(project, "proxy", https_port, name)
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    assert [s for s, service in compose["services"].items() if service.get("ports")] == ["proxy"]
+    if proxy == "nginx":  # the app's own suite (its gRPC tests on the compiled proto), once
+        _the_generated_suite_passes_inside_the_stack(project)
+
+
+@pytest.mark.parametrize(("gateway", "bus"), [("envoy", "rabbitmq")])
+def test_microservices_grpc_through_the_gateway_and_its_events(
+    gateway: str, bus: str, project: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    from tests.e2e._grpc_client import SERVING
+
+    require_images(docker_client, [CATALOG[k].image for k in (gateway, bus, "postgres", "python")])
+    name = f"e2e-grpc-{gateway}-{secrets.token_hex(3)}"
+    https_port = _free_port()
+    spec = {
+        "name": name,
+        "architecture": "microservices",
+        "gateway": {"kind": gateway, "http_port": _free_port(), "https_port": https_port},
+        "bus": {"kind": bus},
+        "services": [
+            {"name": "orders", "database": "postgres", "api": ["rest", "grpc"],
+             "publishes": ["order.created"],
+             "entities": [{"name": "order", "fields": {"customer": "str", "total": "float"}}]},
+            {"name": "stock", "database": "none", "consumes": ["order.created"], "api": ["rest", "grpc"],
+             "entities": [{"name": "item", "fields": {"sku": "str"}}]},
+        ],
+    }
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    archgen("new", spec_file, "-o", project)
+    archgen("up", "--wait", "--timeout", "900", cwd=project, timeout=1200)
+
+    orders = _grpc_client(project, "services/orders", "gateway", https_port)
+    stock = _grpc_client(project, "services/stock", "gateway", https_port)
+    try:
+        with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30) as rest:
+            created = rest.post("/api/orders/orders", json={"customer": "ada", "total": 12.5})
+            assert created.status_code == 201, created.text
+            rest_id = created.json()["id"]
+            order = orders.call("Order", "Get", orders.message("GetOrderRequest", id=rest_id), "Order")
+            assert (order.id, order.customer, order.total) == (rest_id, "ada", 12.5)
+            made = orders.call("Order", "Create", orders.message("OrderInput", customer="bob", total=3.0),
+                               "Order")
+            assert rest.get(f"/api/orders/orders/{made.id}").json()["customer"] == "bob"
+            # Each service's package reaches that service only.
+            item = stock.call("Item", "Create", stock.message("ItemInput", sku="x-1"), "Item")
+            assert rest.get(f"/api/stock/items/{item.id}").json()["sku"] == "x-1"
+            # The gRPC write's event went through the outbox and the bus to its consumer.
+            deadline = time.monotonic() + 120
+            while True:
+                received = rest.get("/api/stock/events/received", params={"type": "order.created"})
+                assert received.status_code == 200, received.text
+                if made.id in {event["payload"].get("id") for event in received.json()}:
+                    break
+                assert time.monotonic() < deadline, f"order.created not received: {received.json()}"
+                time.sleep(1)
+    finally:
+        orders.close()
+        stock.close()
+    # The health service, asked inside the network (the gateway routes packages, not /grpc.).
+    probe = ("import grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; "
+             "print(g.HealthStub(grpc.insecure_channel('127.0.0.1:50051')).Check("
+             "h.HealthCheckRequest(service=''), timeout=10).status)")
+    exit_code, output = docker_client.containers.get(f"{name}-orders-1").exec_run(
+        ["python", "-c", probe])
+    assert exit_code == 0 and output.decode().strip() == str(SERVING), output
+
+
+def test_scaled_grpc_through_the_nginx_load_balancer(
+    project: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "postgres", "redis", "python")])
+    name = f"e2e-grpc-lb-{secrets.token_hex(3)}"
+    https_port = _free_port()
+    spec = {
+        "name": name,
+        "architecture": "scaled",
+        "load_balancer": {"kind": "nginx", "http_port": _free_port(), "https_port": https_port},
+        "database": {"engine": "postgres", "replicas": 2},
+        "cache": {"sentinel": False},
+        "app": {"replicas": 2, "api": ["rest", "grpc"], "entities": [
+            {"name": "product", "fields": {"title": "str", "price": "float", "tags": "list[str]"}}]},
+    }
+    spec_file = tmp_path / "archgen.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    archgen("new", spec_file, "-o", project)
+    archgen("up", "--wait", "--timeout", "600", cwd=project, timeout=1200)
+    _grpc_reads_what_rest_wrote(project, "lb", https_port, name)

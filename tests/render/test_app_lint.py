@@ -3,10 +3,11 @@ configuration (app/pyproject.toml) pass on every variant archgen renders.
 
 Variants: the MVC blueprint with each database engine, and the scaled blueprint with each
 engine it supports (it has no replicated MySQL), all with entities using every field type,
-required and optional; the GraphQL API style on an MVC app and on a microservice, whose
-generated GraphQL tests must pass as well. ruff and mypy are archgen's own dev tools; PyMySQL's type stubs
-(types-PyMySQL, pinned in the app's requirements-dev.txt) are used from this environment
-if installed, else installed into a throwaway virtualenv layered over it.
+required and optional; the GraphQL and gRPC API styles on an MVC app and on a
+microservice, whose generated GraphQL / gRPC tests must pass as well. ruff and mypy are
+archgen's own dev tools; PyMySQL's type stubs (types-PyMySQL, pinned in the app's
+requirements-dev.txt) are used from this environment if installed, else installed into a
+throwaway virtualenv layered over it.
 """
 
 from __future__ import annotations
@@ -43,16 +44,20 @@ VARIANTS = [
     # The GraphQL API style (strawberry) on the MVC app and on a microservice.
     ("mvc-graphql", "postgres"),
     ("microservices-graphql", "mongodb"),
+    # The gRPC API style (grpcio; the proto compiled from the source tree) likewise.
+    ("mvc-grpc", "postgres"),
+    ("microservices-grpc", "mongodb"),
 ]
 TIMEOUT = 300
 
 
 def _spec(architecture: str, engine: str) -> dict[str, Any]:
-    if architecture.endswith("-graphql"):
-        spec = _spec(architecture.removesuffix("-graphql"), engine)
-        app = spec["services"][0] if "services" in spec else spec["app"]
-        app["api"] = ["rest", "graphql"]
-        return spec
+    for style in ("graphql", "grpc"):
+        if architecture.endswith(f"-{style}"):
+            spec = _spec(architecture.removesuffix(f"-{style}"), engine)
+            app = spec["services"][0] if "services" in spec else spec["app"]
+            app["api"] = ["rest", style]
+            return spec
     if architecture in ("microservices", "orchestrator"):
         return {
             "name": "shop", "architecture": "microservices", "bus": {"kind": "kafka"},
@@ -159,19 +164,21 @@ def test_the_configuration_is_strict(app_dir: Path) -> None:
     assert ruff["lint"]["select"], "an explicit rule set, not whatever the installed ruff defaults to"
 
 
-def test_graphql_is_rendered_only_when_asked_and_its_tests_pass(app_dir: Path) -> None:
-    asked = "graphql" in app_dir.parent.name + app_dir.parents[1].name + app_dir.parents[2].name
-    module = app_dir / "src/app/controllers/graphql_api.py"
-    requirements = (app_dir / "requirements.txt").read_text()
-    if not asked:
-        assert not module.exists() and "strawberry" not in requirements
-        assert not (app_dir / "tests/unit/test_graphql.py").exists()
+@pytest.mark.parametrize(("style", "module", "tests"), [
+    ("graphql", "controllers/graphql_api.py", "test_graphql.py"),
+    ("grpc", "grpc_api.py", "test_grpc.py")], ids=["graphql", "grpc"])
+def test_an_api_style_is_rendered_only_when_asked_and_its_tests_pass(
+        app_dir: Path, style: str, module: str, tests: str) -> None:
+    variant = app_dir.parent.name + app_dir.parents[1].name + app_dir.parents[2].name
+    if style not in variant:
+        assert not (app_dir / "src/app" / module).exists()
+        assert not (app_dir / "tests/unit" / tests).exists()
         return
-    assert module.is_file() and "strawberry-graphql==" in requirements
+    assert (app_dir / "src/app" / module).is_file()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
     environ.update(PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "tests/unit/test_graphql.py"], cwd=app_dir, env=environ,
+                             f"tests/unit/{tests}"], cwd=app_dir, env=environ,
                             capture_output=True, text=True, timeout=TIMEOUT, check=False)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout

@@ -197,17 +197,23 @@ API_STYLE: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_graphql_changes_the_render_and_grpc_is_refused(architecture: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("style", ["graphql", "grpc"])
+def test_each_api_style_changes_the_render(architecture: str, style: str, tmp_path: Path) -> None:
     baseline = BASELINES[architecture]
     plain = outcome(baseline, tmp_path / "baseline")
-    graphql = outcome(_merge(baseline, API_STYLE[architecture]("graphql")), tmp_path / "graphql")
-    assert graphql not in ("refused", plain)
-    assert outcome(_merge(baseline, API_STYLE[architecture]("grpc")), tmp_path / "grpc") == "refused"
-    app = tmp_path / "graphql" / ("services/orders" if architecture == "microservices" else "app")
-    assert "strawberry-graphql==" in (app / "requirements.txt").read_text()
-    assert (app / "src/app/controllers/graphql_api.py").is_file()
-    assert "strawberry" not in (tmp_path / "baseline" / app.relative_to(tmp_path / "graphql")
-                                / "requirements.txt").read_text()
+    styled = outcome(_merge(baseline, API_STYLE[architecture](style)), tmp_path / style)
+    assert styled not in ("refused", plain)
+    app = tmp_path / style / ("services/orders" if architecture == "microservices" else "app")
+    requirement, module = {"graphql": ("strawberry-graphql==", "controllers/graphql_api.py"),
+                           "grpc": ("grpcio==", "grpc_api.py")}[style]
+    assert requirement in (app / "requirements.txt").read_text()
+    assert (app / "src/app" / module).is_file()
+    assert requirement not in (tmp_path / "baseline" / app.relative_to(tmp_path / style)
+                               / "requirements.txt").read_text()
+    if style == "grpc":
+        assert (app / "proto/app.proto").is_file()
+        edge = next(p for p in (tmp_path / style).iterdir() if p.name in ("proxy", "lb", "gateway"))
+        assert "grpc" in "".join(f.read_text() for f in edge.iterdir() if f.is_file()).lower()
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)

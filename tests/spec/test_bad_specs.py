@@ -57,12 +57,9 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "depends-cycle.yaml": ("cycle: orders → payments → stock → orders", "4:20"),
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
-    "grpc-in-mvc.yaml": ("the grpc API style is not available yet for the mvc", "4:15"),
     "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
     "jaeger-in-microservices.yaml": ("jaeger (tracing) is not available yet", "5:29"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
-    "grpc-service.yaml": ("the grpc API style is not available yet for the microservices",
-                          "4:32"),
     "cache-ttl-in-microservices.yaml": ("cache.ttl (cached responses) is not used by the "
                                         "microservices architecture", "5:3"),
     "service-entity-reserved.yaml": ("entity name 'healthz' is reserved by archgen", "6:16"),

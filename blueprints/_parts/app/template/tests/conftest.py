@@ -1,8 +1,13 @@
 """Shared fixtures: the entities under test."""
 
+import os
+
 import pytest
 
 from app.blueprint import ENTITIES
+
+# A gRPC server started by the app (when it has one) takes a free port in tests.
+os.environ.setdefault("APP_GRPC_PORT", "0")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
