@@ -29,8 +29,6 @@ _NOT_YET = {
 # cache keys with no meaning behind a gateway: only the rate limit applies there.
 _GATEWAY_CACHE = {"ttl": "cached responses", "sentinel": "Redis sentinel",
                   "engine": "a Redis engine"}
-# Observability tools the schema knows that do not render yet, each with what it is.
-_OBSERVABILITY_NOT_YET = {"grafana": "dashboards", "jaeger": "tracing"}
 _RESERVED_ENTITY_NAMES = {"health", "healthz", "readyz", "whoami", "docs", "openapi", "api"}
 
 
@@ -111,9 +109,9 @@ class _Checker:
                              f"the {architecture} architecture", "use api: [rest, graphql]")
         tools = self.data.get("observability")
         for i, tool in enumerate(tools if isinstance(tools, list) else []):
-            if tool in _OBSERVABILITY_NOT_YET:
-                self.add(("observability", i), f"{tool} ({_OBSERVABILITY_NOT_YET[tool]}) is not "
-                         "available yet", "remove it; only prometheus renders today")
+            if tool == "grafana" and not {"prometheus", "jaeger"} & set(tools):
+                self.add(("observability", i), "grafana needs a data source: prometheus or "
+                         "jaeger", "add prometheus (dashboards) and/or jaeger (traces)")
         ui_ports = self.data.get("ui_ports")
         for tool in ui_ports if isinstance(ui_ports, dict) else {}:
             if not isinstance(tools, list) or tool not in tools:
