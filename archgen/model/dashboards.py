@@ -36,7 +36,7 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
     entry = CATALOG[GRAFANA]
     observability = architecture.context["observability"]
     ui_port = int(ui_ports.get(GRAFANA, DEFAULT_UI_PORT))
-    sources = []
+    sources: list[dict[str, Any]] = []
     if "prometheus" in observability:
         sources.append({"name": "Prometheus", "uid": PROMETHEUS, "type": "prometheus",
                         "url": f"http://{PROMETHEUS}:{observability['prometheus']['port']}",
@@ -50,7 +50,7 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
     dashboards = ([{"file": f"{node}.json", "node": node, "title": f"{node} ({architecture.context['name']})",
                     "json": dashboard_json(node, architecture.context["name"])}
                    for node in nodes_shown] if "prometheus" in observability else [])
-    grafana = {"service": GRAFANA, "image": entry.image, "port": entry.main_port,
+    grafana: dict[str, Any] = {"service": GRAFANA, "image": entry.image, "port": entry.main_port,
                "ui_port": ui_port, "bind": UI_BIND, "url": f"http://{UI_BIND}:{ui_port}",
                "sources": sources, "dashboards": [{k: d[k] for k in ("file", "node", "title")}
                                                   for d in dashboards],

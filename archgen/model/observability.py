@@ -91,7 +91,7 @@ def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Archit
                  "scraped"},
     }
     context["observability"]["prometheus"] = prometheus
-    add_ui(architecture, "Prometheus", PROMETHEUS, prometheus["url"], "ui_ports.prometheus",
+    add_ui(architecture, "Prometheus", PROMETHEUS, f"http://{UI_BIND}:{ui_port}", "ui_ports.prometheus",
            "metrics, targets and alerts")
     by_name = {w.name: w for w in workloads}
     targets = [t.split(":")[0] for job in jobs for t in job["targets"]]

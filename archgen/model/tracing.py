@@ -31,11 +31,11 @@ def with_jaeger(architecture: Architecture, ui_ports: dict[str, Any]) -> Archite
     endpoint = f"http://{JAEGER}:{otlp_port}"
     apps = [w for w in architecture.workloads if w.kind == "python" and not w.job]
     nodes_traced = sorted({w.node for w in apps})
-    jaeger = {"service": JAEGER, "image": entry.image, "port": entry.ports["ui"],
+    jaeger: dict[str, Any] = {"service": JAEGER, "image": entry.image, "port": entry.ports["ui"],
               "ui_port": ui_port, "bind": UI_BIND, "url": f"http://{UI_BIND}:{ui_port}",
               "otlp_endpoint": endpoint, "services": nodes_traced}
     architecture.context["observability"]["jaeger"] = jaeger
-    add_ui(architecture, "Jaeger", JAEGER, jaeger["url"], "ui_ports.jaeger",
+    add_ui(architecture, "Jaeger", JAEGER, f"http://{UI_BIND}:{ui_port}", "ui_ports.jaeger",
            "traces (search by service)")
     workloads = [_traced(w, endpoint) if w in apps else w for w in architecture.workloads]
     networks = networks_reaching([w.name for w in apps], tuple(workloads))

@@ -108,8 +108,9 @@ class _Checker:
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql]")
         tools = self.data.get("observability")
-        for i, tool in enumerate(tools if isinstance(tools, list) else []):
-            if tool == "grafana" and not {"prometheus", "jaeger"} & set(tools):
+        listed: list[Any] = tools if isinstance(tools, list) else []
+        for i, tool in enumerate(listed):
+            if tool == "grafana" and not {"prometheus", "jaeger"} & set(listed):
                 self.add(("observability", i), "grafana needs a data source: prometheus or "
                          "jaeger", "add prometheus (dashboards) and/or jaeger (traces)")
         ui_ports = self.data.get("ui_ports")
