@@ -76,6 +76,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "ui-port-without-tool.yaml": ("ui_ports.prometheus is only used when observability lists "
                                   "prometheus", "3:12"),
     "ui-port-collision.yaml": ("port 9090 is already used by proxy.http_port", "5:24"),
+    "grafana-default-port-taken.yaml": ("grafana's default UI port 3000 is already used by "
+                                        "proxy.http_port", "4:29"),
 }
 
 
