@@ -1,5 +1,6 @@
-"""Prometheus, Jaeger and Grafana in the exports: a loopback-only UI gets no Ingress (Kubernetes) and no published
-port (Swarm, which has no bind address); the edge stays the only way in."""
+"""Prometheus, Jaeger and Grafana in the exports: a loopback-only UI gets no Ingress
+(Kubernetes) and no published port (Swarm, which has no bind address); the edge stays the
+only way in."""
 
 from __future__ import annotations
 
