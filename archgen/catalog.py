@@ -402,10 +402,13 @@ CATALOG: dict[str, Component] = {
             protocol="HTTP",
             healthcheck=Healthcheck(("CMD", "curl", "-fsS", "http://localhost:3000/api/health")),
             data_path="/var/lib/grafana",
-            env=("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"),
+            env=("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD",
+                 "GF_SECURITY_ADMIN_PASSWORD__FILE"),
             user="472",
             notes="no Grafana package in Debian: validated statically, not run here",
             binaries=("sh", "bash", "curl", "wget"),
+            hardening=Hardening(reason="runs as 472 and writes its data volume and /tmp only "
+                                       "(read-only root not verified here: no image runs)"),
         ),
         Component(
             kind="jaeger",
@@ -419,6 +422,7 @@ CATALOG: dict[str, Component] = {
             standin="jaeger (Go module github.com/jaegertracing/jaeger, cmd/jaeger)",
             notes="stand-in runs Jaeger 2.12.0 built from its Go module, not 2.1.0",
             binaries=("sh", "wget"),
+            hardening=Hardening(reason="runs as 10001 with traces in memory: writes only /tmp"),
         ),
         Component(
             kind="neo4j",

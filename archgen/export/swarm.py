@@ -108,7 +108,7 @@ class StackWriter:
                                 f"beforehand (`archgen build`) and present on every node or "
                                 "pushed to a registry the nodes pull from")
         service.update(self._process(unit))
-        if w.ports and w.kind == "prometheus":
+        if w.ports and w.kind in ("prometheus", "jaeger", "grafana"):
             # Swarm has no bind address: publishing would open the UI on every interface.
             self.report.changed(name, "ports", f"not published: compose bound it to "
                                 f"{w.ports[0].bind} only and swarm cannot; reach it through an "

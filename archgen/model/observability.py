@@ -1,5 +1,7 @@
 """Observability added to any resolved architecture: Prometheus scraping every app instance.
 
+Jaeger (`tracing.py`) and Grafana (`dashboards.py`) are added after it, each only when listed.
+
 `observability: [prometheus]` adds one workload (`prometheus`), its graph node and its
 scrape edges, and the `observability` part (prometheus/prometheus.yml and
 prometheus/alerts.yml) rendered from the same data, so every scrape target is a
@@ -36,10 +38,33 @@ ALERTS = {"down_for": "1m", "error_ratio": 0.05, "error_window": "5m", "error_fo
 
 
 def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
-    """`architecture` plus what `spec["observability"]` asks for (prometheus only, today)."""
+    """`architecture` plus what `spec["observability"]` asks for: Prometheus, Jaeger, Grafana."""
+    from archgen.model.dashboards import GRAFANA, with_grafana
+    from archgen.model.tracing import JAEGER, with_jaeger
+
     tools = spec.get("observability") or []
-    if PROMETHEUS not in tools:
+    if not tools:
         return architecture
+    ui_ports = spec.get("ui_ports") or {}
+    architecture.context["observability"] = {
+        "tools": [t for t in (PROMETHEUS, JAEGER, GRAFANA) if t in tools], "uis": []}
+    if PROMETHEUS in tools:
+        architecture = _with_prometheus(architecture, spec)
+    if JAEGER in tools:
+        architecture = with_jaeger(architecture, ui_ports)
+    if GRAFANA in tools:
+        architecture = with_grafana(architecture, ui_ports)
+    return replace(architecture, parts=(*architecture.parts, ("observability", ".")))
+
+
+def add_ui(architecture: Architecture, name: str, service: str, url: str, key: str,
+           what: str) -> None:
+    """List a UI in `arch.observability.uis` (the README's table)."""
+    architecture.context["observability"]["uis"].append(
+        {"name": name, "service": service, "url": url, "key": key, "what": what})
+
+
+def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     context = architecture.context
     edge: dict[str, Any] = context["edge"]
     native = EDGE_METRICS.get(str(edge["kind"]))
@@ -65,7 +90,9 @@ def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Arch
                  f"{edge['kind']} has no native Prometheus output: the {edge['label']} is not "
                  "scraped"},
     }
-    context["observability"] = {"tools": [PROMETHEUS], "prometheus": prometheus}
+    context["observability"]["prometheus"] = prometheus
+    add_ui(architecture, "Prometheus", PROMETHEUS, f"http://{UI_BIND}:{ui_port}", "ui_ports.prometheus",
+           "metrics, targets and alerts")
     by_name = {w.name: w for w in workloads}
     targets = [t.split(":")[0] for job in jobs for t in job["targets"]]
     workloads.append(_prometheus_workload(prometheus, _networks(targets, by_name)))
@@ -75,8 +102,7 @@ def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Arch
     edges = (*architecture.edges,
              *(Edge(PROMETHEUS, job["node"], "HTTP", APP_PORT) for job in jobs if "node" in job),
              *((Edge(PROMETHEUS, str(edge["service"]), "HTTP", native["port"]),) if native else ()))
-    return replace(architecture, nodes=nodes, edges=edges, workloads=tuple(workloads),
-                   parts=(*architecture.parts, ("observability", ".")))
+    return replace(architecture, nodes=nodes, edges=edges, workloads=tuple(workloads))
 
 
 def _relabel(workload: Workload, edge: dict[str, Any]) -> Workload:
@@ -98,6 +124,11 @@ def _app_jobs(workloads: list[Workload]) -> list[dict[str, Any]]:
         job["comment"] = (f"{job['name']}: {count} instance{'s' if count > 1 else ''}"
                           f"{', each its own target' if count > 1 else ''}")
     return list(jobs.values())
+
+
+def networks_reaching(targets: list[str], workloads: tuple[Workload, ...]) -> tuple[str, ...]:
+    """The fewest networks that reach every workload named in `targets`."""
+    return _networks(targets, {w.name: w for w in workloads})
 
 
 def _networks(targets: list[str], by_name: dict[str, Workload]) -> tuple[str, ...]:

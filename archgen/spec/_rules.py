@@ -29,8 +29,6 @@ _NOT_YET = {
 # cache keys with no meaning behind a gateway: only the rate limit applies there.
 _GATEWAY_CACHE = {"ttl": "cached responses", "sentinel": "Redis sentinel",
                   "engine": "a Redis engine"}
-# Observability tools the schema knows that do not render yet, each with what it is.
-_OBSERVABILITY_NOT_YET = {"grafana": "dashboards", "jaeger": "tracing"}
 _RESERVED_ENTITY_NAMES = {"health", "healthz", "readyz", "whoami", "docs", "openapi", "api"}
 
 
@@ -86,6 +84,23 @@ class _Checker:
                          f"{format_path(seen[port])}", "each published port must be different")
             elif isinstance(port, int):
                 seen[port] = ("ui_ports", tool)
+        self.default_ui_ports(seen, ui_ports if isinstance(ui_ports, dict) else {})
+
+    def default_ui_ports(self, seen: dict[int, Path], ui_ports: dict[str, Any]) -> None:
+        """A listed tool without `ui_ports.<tool>` takes its default port: it must be free too."""
+        from archgen.model.dashboards import DEFAULT_UI_PORT as GRAFANA_PORT
+        from archgen.model.observability import DEFAULT_UI_PORT as PROMETHEUS_PORT
+        from archgen.model.tracing import DEFAULT_UI_PORT as JAEGER_PORT
+
+        defaults = {"prometheus": PROMETHEUS_PORT, "jaeger": JAEGER_PORT, "grafana": GRAFANA_PORT}
+        tools = self.data.get("observability")
+        for i, tool in enumerate(tools if isinstance(tools, list) else []):
+            port = defaults.get(tool) if tool not in ui_ports else None
+            if port is not None and port in seen:
+                self.add(("observability", i), f"{tool}'s default UI port {port} is already used "
+                         f"by {format_path(seen[port])}", f"set ui_ports.{tool} to a free port")
+            elif port is not None:
+                seen[port] = ("observability", i)
 
     def bind(self, path: Path, text: str) -> None:
         """The published ports' host address: an IPv4 address the whole project can use."""
@@ -110,10 +125,11 @@ class _Checker:
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql, grpc]")
         tools = self.data.get("observability")
-        for i, tool in enumerate(tools if isinstance(tools, list) else []):
-            if tool in _OBSERVABILITY_NOT_YET:
-                self.add(("observability", i), f"{tool} ({_OBSERVABILITY_NOT_YET[tool]}) is not "
-                         "available yet", "remove it; only prometheus renders today")
+        listed: list[Any] = tools if isinstance(tools, list) else []
+        for i, tool in enumerate(listed):
+            if tool == "grafana" and not {"prometheus", "jaeger"} & set(listed):
+                self.add(("observability", i), "grafana needs a data source: prometheus or "
+                         "jaeger", "add prometheus (dashboards) and/or jaeger (traces)")
         ui_ports = self.data.get("ui_ports")
         for tool in ui_ports if isinstance(ui_ports, dict) else {}:
             if not isinstance(tools, list) or tool not in tools:

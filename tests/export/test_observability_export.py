@@ -1,5 +1,6 @@
-"""Prometheus in the exports: a loopback-only UI gets no Ingress (Kubernetes) and no published
-port (Swarm, which has no bind address); the edge stays the only way in."""
+"""Prometheus, Jaeger and Grafana in the exports: a loopback-only UI gets no Ingress
+(Kubernetes) and no published port (Swarm, which has no bind address); the edge stays the
+only way in."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.helpers import mvc_spec
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("observed") / "shop"
-    render_project({**mvc_spec(), "observability": ["prometheus"]}, root)
+    render_project({**mvc_spec(), "observability": ["prometheus", "jaeger", "grafana"]}, root)
     return root
 
 
@@ -39,12 +40,13 @@ def test_kubernetes_routes_the_ingress_to_the_edge_only(cli: Any, project: Path,
                 for path in rule["http"]["paths"]}
     assert backends == {"proxy"}
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
-    assert "prometheus" in services
+    assert {"prometheus", "jaeger", "grafana"} <= services
 
 
 def test_swarm_does_not_publish_the_ui(project: Path) -> None:
     report = Report("swarm")
     stack = build_stack(resolve(load_spec(project / "archgen.yaml")), project, report)
     services = stack.document["services"]
-    assert "ports" not in services["prometheus"]
+    for ui in ("prometheus", "jaeger", "grafana"):
+        assert "ports" not in services[ui], ui
     assert services["proxy"]["ports"]

@@ -113,6 +113,10 @@ VARIANTS: dict[str, Any] = {
                  {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
     "ui_ports.prometheus": ({"observability": ["prometheus"]},
                             {"observability": ["prometheus"], "ui_ports": {"prometheus": 9191}}),
+    "ui_ports.jaeger": ({"observability": ["jaeger"]},
+                        {"observability": ["jaeger"], "ui_ports": {"jaeger": 16000}}),
+    "ui_ports.grafana": ({"observability": ["prometheus", "grafana"]},
+                         {"observability": ["prometheus", "grafana"], "ui_ports": {"grafana": 3300}}),
 }
 
 
@@ -217,12 +221,16 @@ def test_each_api_style_changes_the_render(architecture: str, style: str, tmp_pa
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_prometheus_renders_and_grafana_and_jaeger_are_refused(architecture: str,
-                                                               tmp_path: Path) -> None:
+def test_prometheus_jaeger_and_grafana_each_change_the_render(architecture: str,
+                                                              tmp_path: Path) -> None:
     baseline = BASELINES[architecture]
     plain = outcome(baseline, tmp_path / "baseline")
     observed = outcome({**baseline, "observability": ["prometheus"]}, tmp_path / "prometheus")
     assert observed not in ("refused", plain)
     for tool in ("grafana", "jaeger"):
-        assert outcome({**baseline, "observability": ["prometheus", tool]},
-                       tmp_path / tool) == "refused", tool
+        added = outcome({**baseline, "observability": ["prometheus", tool]}, tmp_path / tool)
+        assert added not in ("refused", plain, observed), tool
+    assert outcome({**baseline, "observability": ["jaeger"]}, tmp_path / "alone") not in (
+        "refused", plain)
+    # Grafana with nothing to show is refused.
+    assert outcome({**baseline, "observability": ["grafana"]}, tmp_path / "empty") == "refused"

@@ -109,7 +109,9 @@ def test_requirements_pin_only_the_selected_driver(project: Project) -> None:
     for requirement in runtime:
         assert [spec.operator for spec in requirement.specifier] == ["=="], str(requirement)
     names = {requirement.name.lower() for requirement in runtime}
-    assert names == {"fastapi", "uvicorn", "redis", "prometheus-client", DRIVERS[project.engine]}
+    assert names == {"fastapi", "uvicorn", "redis", "prometheus-client", DRIVERS[project.engine],
+                     "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http",
+                     "opentelemetry-instrumentation-fastapi"}
     dev_lines = (app / "requirements-dev.txt").read_text().splitlines()
     assert "--requirement requirements.txt" in dev_lines
     dev = [Requirement(line) for line in _requirement_lines(app / "requirements-dev.txt")]

@@ -58,7 +58,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
     "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
-    "jaeger-in-microservices.yaml": ("jaeger (tracing) is not available yet", "5:29"),
+    "jaeger-ui-port-collision.yaml": ("port 9090 is already used by ui_ports.prometheus",
+                                      "6:38"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
     "cache-ttl-in-microservices.yaml": ("cache.ttl (cached responses) is not used by the "
                                         "microservices architecture", "5:3"),
@@ -67,10 +68,13 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "saga-step-unknown-service.yaml": ("unknown service 'paymnts' (did you mean 'payments'?)",
                                        "10:19"),
     "service-beside-its-test.yaml": ("is used by the test stage of service 'orders'", "5:12"),
-    "grafana-in-scaled.yaml": ("grafana (dashboards) is not available yet", "3:17"),
+    "grafana-without-source.yaml": ("grafana needs a data source: prometheus or jaeger",
+                                    "3:17"),
     "ui-port-without-tool.yaml": ("ui_ports.prometheus is only used when observability lists "
                                   "prometheus", "3:12"),
     "ui-port-collision.yaml": ("port 9090 is already used by proxy.http_port", "5:24"),
+    "grafana-default-port-taken.yaml": ("grafana's default UI port 3000 is already used by "
+                                        "proxy.http_port", "4:29"),
 }
 
 
