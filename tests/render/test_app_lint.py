@@ -43,11 +43,17 @@ VARIANTS = [
     # The GraphQL API style (strawberry) on the MVC app and on a microservice.
     ("mvc-graphql", "postgres"),
     ("microservices-graphql", "mongodb"),
+    # Keycloak (auth): the JWT checks on a microservice and on the orchestrator.
+    ("microservices-auth", "postgres"),
+    ("orchestrator-auth", "postgres"),
 ]
 TIMEOUT = 300
 
 
 def _spec(architecture: str, engine: str) -> dict[str, Any]:
+    if architecture.endswith("-auth"):
+        return {**_spec(architecture.removesuffix("-auth"), engine),
+                "auth": {"provider": "keycloak", "realm": "shop"}}
     if architecture.endswith("-graphql"):
         spec = _spec(architecture.removesuffix("-graphql"), engine)
         app = spec["services"][0] if "services" in spec else spec["app"]
@@ -86,7 +92,7 @@ def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     render_project(_spec(architecture, engine), target)
     if architecture.startswith("microservices"):
         return target / "services" / "orders"
-    if architecture == "orchestrator":
+    if architecture.startswith("orchestrator"):
         return target / "services" / "sagas"
     return target / "app"
 
@@ -157,6 +163,18 @@ def test_the_configuration_is_strict(app_dir: Path) -> None:
     assert "ignore_missing_imports" not in mypy, "only per module, for modules without stubs"
     ruff = config["tool"]["ruff"]
     assert ruff["lint"]["select"], "an explicit rule set, not whatever the installed ruff defaults to"
+
+
+def test_generated_auth_tests_pass(app_dir: Path) -> None:
+    if not (app_dir / "src/app/auth.py").exists():
+        pytest.skip("this variant has no auth")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "PYTEST_"))}
+    environ.update(PYTHONPATH="src", PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/unit"], cwd=app_dir, env=environ,
+                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout
 
 
 def test_generated_graphql_tests_pass(app_dir: Path) -> None:
