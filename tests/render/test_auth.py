@@ -1,0 +1,125 @@
+"""`auth: {provider: keycloak}`: the realm file, Keycloak's workloads and the edge's /auth/ route."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from archgen.errors import ArchgenError
+from archgen.model import resolve_data
+from archgen.render import Renderer
+from archgen.spec import spec_from_data
+
+
+def _spec(gateway: str = "envoy", **auth: Any) -> dict[str, Any]:
+    return {
+        "name": "shop", "architecture": "microservices",
+        "gateway": {"kind": gateway, "http_port": 8080, "https_port": 8443},
+        "auth": {"provider": "keycloak", **auth},
+        "services": [{"name": "orders", "database": "postgres"}, {"name": "payments"}],
+        "sagas": [{"name": "place-order", "steps": [
+            {"service": "orders", "action": "create", "compensate": "cancel"},
+            {"service": "payments", "action": "charge"}]}],
+    }
+
+
+@pytest.fixture(scope="module", params=["envoy", "nginx"])
+def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp(f"auth-{request.param}") / "shop"
+    Renderer(spec_from_data(_spec(str(request.param))), target).write()
+    return target
+
+
+def test_the_realm_file_has_roles_clients_and_the_demo_user(project: Path) -> None:
+    realm = json.loads((project / "keycloak/realm.json").read_text())
+    assert realm["realm"] == "shop" and realm["enabled"] is True
+    roles = [r["name"] for r in realm["roles"]["realm"]]
+    assert roles == [f"{s}:{a}" for s in ("orders", "payments", "sagas") for a in ("read", "write")]
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    cli, gateway = clients["shop-cli"], clients["shop-gateway"]
+    assert cli["publicClient"] is True and cli["directAccessGrantsEnabled"] is True
+    assert gateway["publicClient"] is False
+    # Secrets are placeholders Keycloak fills from its environment: never in the file.
+    assert gateway["secret"] == "${AUTH_GATEWAY_CLIENT_SECRET}"
+    (demo,) = realm["users"]
+    assert demo["username"] == "demo" and sorted(demo["realmRoles"]) == sorted(roles)
+    assert demo["credentials"][0]["value"] == "${AUTH_DEMO_PASSWORD}"
+    assert demo["email"] and demo["firstName"] and demo["lastName"]  # Keycloak 26's user profile
+
+
+def test_keycloak_runs_on_its_own_postgres_behind_the_edge(project: Path) -> None:
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    services = compose["services"]
+    keycloak = services["keycloak"]
+    env = keycloak["environment"]
+    assert keycloak["command"] == ["start", "--import-realm"]
+    assert env["KC_HOSTNAME"] == "https://127.0.0.1:8443/auth"
+    assert env["KC_HTTP_RELATIVE_PATH"] == "/auth" and env["KC_PROXY_HEADERS"] == "xforwarded"
+    assert env["KC_DB"] == "postgres" and env["KC_DB_USERNAME"] == "keycloak"
+    assert env["KC_DB_PASSWORD_FILE"].startswith("/run/secrets/")
+    assert "KC_DB_PASSWORD" not in env and "KC_BOOTSTRAP_ADMIN_PASSWORD" not in env
+    assert "ports" not in keycloak, "reached through the edge only"
+    assert set(keycloak["networks"]) == {"frontend", "keycloak-data"}
+    assert services["keycloak-db"]["networks"] == ["keycloak-data"]
+    joined = [name for name, s in services.items() if "keycloak-data" in s.get("networks", [])]
+    assert sorted(joined) == ["keycloak", "keycloak-db"]
+    assert "keycloak" in services["gateway"]["depends_on"]
+    orders = services["orders"]["environment"]
+    assert orders["APP_AUTH_ISSUER"] == "https://127.0.0.1:8443/auth/realms/shop"
+    assert orders["APP_AUTH_JWKS_URL"] == ("http://keycloak:8080/auth/realms/shop/protocol/"
+                                           "openid-connect/certs")
+    assert services["orders-test"]["environment"]["APP_AUTH_DISABLED"] == "true"
+    assert "AUTH_DEMO_PASSWORD=" in (project / ".env.example").read_text()
+    assert (project / "secrets/auth_gateway_client_secret").is_file()
+
+
+def test_the_edge_routes_auth_to_keycloak(project: Path) -> None:
+    config = next(p for p in (project / "gateway").iterdir() if p.suffix in (".yaml", ".conf"))
+    text = config.read_text()
+    if config.suffix == ".yaml":
+        envoy = yaml.safe_load(text)
+        clusters = {c["name"]: c for c in envoy["static_resources"]["clusters"]}
+        address = (clusters["keycloak"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+                   ["endpoint"]["address"]["socket_address"])
+        assert address == {"address": "keycloak", "port_value": 8080}
+        assert "prefix: /auth/" in text and "prefix_rewrite: /auth/" in text
+    else:
+        assert "location /auth/ {" in text and "set $archgen_upstream keycloak:8080;" in text
+
+
+def test_the_services_check_tokens(project: Path) -> None:
+    for service in ("orders", "payments", "sagas"):
+        app = project / "services" / service
+        assert "PyJWT[crypto]==" in (app / "requirements.txt").read_text()
+        source = (app / "src/app/auth.py").read_text()
+        assert f'ROLE = "{service}"' in source
+        assert "install_auth(app)" in (app / "src/app/main.py").read_text()
+    readme = (project / "README.md").read_text()
+    assert "protocol/openid-connect/token" in readme and "orders:write" in readme
+
+
+def test_the_realm_defaults_to_the_project_name_and_can_be_set() -> None:
+    assert resolve_data(_spec()).context["auth"]["realm"] == "shop"
+    assert resolve_data(_spec(realm="market")).context["auth"]["issuer"].endswith(
+        "/auth/realms/market")
+
+
+def test_without_auth_nothing_changes(tmp_path: Path) -> None:
+    data = _spec()
+    del data["auth"]
+    Renderer(spec_from_data(data), tmp_path / "plain").write()
+    assert not (tmp_path / "plain/keycloak").exists()
+    assert not (tmp_path / "plain/services/orders/src/app/auth.py").exists()
+    assert "PyJWT" not in (tmp_path / "plain/services/orders/requirements.txt").read_text()
+
+
+@pytest.mark.parametrize("architecture", ["mvc", "scaled"])
+def test_mvc_and_scaled_are_refused_for_now(architecture: str) -> None:
+    data: dict[str, Any] = {"name": "shop", "architecture": architecture,
+                            "auth": {"provider": "keycloak"}}
+    with pytest.raises(ArchgenError):
+        spec_from_data(data)
