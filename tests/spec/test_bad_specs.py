@@ -58,7 +58,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bind-not-an-address.yaml": ("'999.1.1.1' is not an IP address", "3:28"),
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
     "grpc-in-mvc.yaml": ("the grpc API style is not available yet for the mvc", "4:15"),
-    "keycloak-in-microservices.yaml": ("Keycloak (auth) is not available yet", "3:1"),
+    "keycloak-in-mvc.yaml": ("'auth' is not used by the mvc architecture", "3:1"),
     "jaeger-in-microservices.yaml": ("jaeger (tracing) is not available yet", "5:29"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
     "grpc-service.yaml": ("the grpc API style is not available yet for the microservices",
