@@ -49,7 +49,7 @@ ROLE_SERVICES = ("service", "orchestrator")
 
 
 def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
-    """`architecture` plus Keycloak when `spec["auth"]` asks for it (microservices today)."""
+    """`architecture` plus Keycloak when `spec["auth"]` asks for it (microservices, mvc)."""
     block = spec.get("auth")
     if not isinstance(block, dict):
         return architecture
@@ -58,11 +58,14 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     realm = str(block.get("realm") or spec["name"])
     public = f"https://{edge['client_host']}:{edge['https_port']}{RELATIVE_PATH}"
     internal = f"http://{KEYCLOAK}:{CATALOG[KEYCLOAK].ports['http']}{RELATIVE_PATH}"
-    apps = [c for c in context.get("services") or [context["app"]]]
-    roles = [{"name": f"{app['name']}:{access}",
-              "description": f"{access} access to {app['name']}"
-              + (" (start and read sagas)" if app["role"] == "orchestrator" else "")}
-             for app in apps for access in ACCESS]
+    services = context.get("services")
+    apps = list(services) if services else [context["app"]]
+    # A role prefix per service (microservices) or per entity (mvc: its plural).
+    prefixes = ([(a["name"], " (start and read sagas)" if a["role"] == "orchestrator" else "")
+                 for a in apps] if services else
+                [(e["plural"], "") for e in context["app"]["entities"]])
+    roles = [{"name": f"{prefix}:{access}", "description": f"{access} access to {prefix}{note}"}
+             for prefix, note in prefixes for access in ACCESS]
     cli_client = f"{spec['name']}-cli"
     gateway_client = f"{spec['name']}-{edge['service']}"
     auth = {
@@ -80,13 +83,18 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     }
     context["auth"] = auth
     for app in apps:
+        # Which role prefix a path needs: by its first segment, else every one of `default`.
+        paths = {} if services else {e["path"]: e["plural"] for e in app["entities"]}
+        default = [app["name"]] if services else [p for p, _ in prefixes]
         app["auth"] = {"issuer": auth["issuer"], "jwks_url": auth["jwks_url"],
-                       "clients": auth["clients"], "role": app["name"]}
+                       "clients": auth["clients"], "paths": paths, "default": default}
     route = {"name": KEYCLOAK, "prefix": f"{RELATIVE_PATH}/", "host": KEYCLOAK,
              "port": CATALOG[KEYCLOAK].ports["http"], "rewrite": f"{RELATIVE_PATH}/"}
-    edge["routes"] = [*edge.get("routes", []), route]
+    edge["auth_route"] = route
+    if "routes" in edge:  # the gateway's route list (microservices)
+        edge["routes"] = [*edge["routes"], route]
     database = {**database_context(KEYCLOAK, "postgres"), "name": KEYCLOAK, "user": DB_USER}
-    names = {a["name"] for a in apps}
+    names = {a.get("name", a["service"]) for a in apps}
     workloads = []
     for w in architecture.workloads:
         if w.name == edge["service"]:
@@ -106,7 +114,7 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     edges = (*architecture.edges,
              Edge(str(edge["service"]), KEYCLOAK, "HTTP", entry.ports["http"]),
              Edge(KEYCLOAK, KEYCLOAK_DB, "PostgreSQL", CATALOG["postgres"].main_port),
-             *(Edge(a["name"], KEYCLOAK, "HTTP", entry.ports["http"]) for a in apps))
+             *(Edge(name, KEYCLOAK, "HTTP", entry.ports["http"]) for name in sorted(names)))
     return replace(architecture, nodes=nodes, edges=edges, workloads=tuple(workloads),
                    networks=(*architecture.networks, database["network"]),
                    parts=(*architecture.parts, ("auth", ".")),

@@ -107,6 +107,12 @@ class _Checker:
                 if style not in ("rest", "graphql"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql]")
+        proxy = self.data.get("proxy")
+        kind = proxy.get("kind", "nginx") if isinstance(proxy, dict) else "nginx"
+        if "auth" in self.data and architecture == "mvc" and kind != "nginx":
+            self.add(("auth",), f"auth behind the {kind} proxy is not available yet",
+                     "use proxy: {kind: nginx} (Keycloak under /auth/ is routed by nginx)",
+                     key=True)
         tools = self.data.get("observability")
         for i, tool in enumerate(tools if isinstance(tools, list) else []):
             if tool in _OBSERVABILITY_NOT_YET:
