@@ -147,6 +147,8 @@ def _keycloak_workload(auth: dict[str, Any], database: dict[str, Any]) -> Worklo
         ("KC_HOSTNAME", auth["public_url"]),
         ("KC_PROXY_HEADERS", "xforwarded"),
         ("KC_HEALTH_ENABLED", "true"),
+        # One instance: local caches, no cluster discovery on the network.
+        ("KC_CACHE", "local"),
         ("KC_HTTP_MANAGEMENT_RELATIVE_PATH", "/"),
         ("AUTH_GATEWAY_CLIENT_SECRET_FILE", GATEWAY_CLIENT_SECRET),
         ("AUTH_DEMO_PASSWORD", AUTH_DEMO_PASSWORD),

@@ -200,3 +200,70 @@ def test_a_saga_started_with_a_token_completes(stack: Stack, demo: str) -> None:
         time.sleep(1)
     assert state["state"] == "completed", state
     assert [s["state"] for s in state["steps"]] == ["done", "done"]
+
+
+# -- mvc: the app behind nginx, a role per entity ------------------------------------------------
+
+def _mvc_spec(name: str) -> dict[str, Any]:
+    return {
+        "name": name, "architecture": "mvc",
+        "proxy": {"kind": "nginx", "http_port": _free_port(), "https_port": _free_port()},
+        "auth": {"provider": "keycloak", "realm": REALM},
+        "database": {"engine": "postgres"},
+        "app": {"entities": [{"name": "product", "fields": {"title": "str", "price": "float"}},
+                             {"name": "review", "fields": {"text": "str"}}]},
+    }
+
+
+@pytest.fixture(scope="module")
+def mvc(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    kinds = ["nginx", "postgres", "redis", "python", "keycloak"]
+    require_images(docker_client, [CATALOG[k].image for k in kinds])
+    name = f"e2e-auth-mvc-{secrets.token_hex(3)}"
+    root = tmp_path_factory.mktemp(name)
+    spec = root / "archgen.yaml"
+    data = _mvc_spec(name)
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    project = root / name
+    archgen("new", spec, "-o", project)
+    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
+               if "=" in line and not line.startswith("#"))
+    https_port = int(data["proxy"]["https_port"])
+    client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30)
+    try:
+        archgen("up", "--wait", "--timeout", "1200", cwd=project, timeout=1500)
+        yield Stack(name, project, client, env, https_port)
+    finally:
+        client.close()
+        archgen("down", "--volumes", cwd=project, check=False, timeout=300)
+
+
+def test_mvc_401_403_200_through_nginx(mvc: Stack) -> None:
+    demo = mvc.token("demo", mvc.env["AUTH_DEMO_PASSWORD"])
+    assert _claims(demo)["iss"] == mvc.issuer
+    assert mvc.client.get("/api/products").status_code == 401
+    assert mvc.client.get("/healthz").status_code == 200
+    created = mvc.client.post("/api/products", headers=_bearer(demo),
+                              json={"title": "lamp", "price": 9.5})
+    assert created.status_code == 201, created.text
+    listed = mvc.client.get("/api/products", headers=_bearer(demo))
+    assert listed.status_code == 200 and listed.json()["total"] >= 1
+    # A user with products:read only: reads products, may not write them nor read reviews.
+    admin = mvc.token("admin", mvc.secret("keycloak_admin_password"), realm="master",
+                      client_id="admin-cli")
+    api = f"/auth/admin/realms/{REALM}"
+    password = secrets.token_urlsafe(16)
+    made = mvc.client.post(f"{api}/users", headers=_bearer(admin), json={
+        "username": "viewer", "enabled": True, "emailVerified": True, "firstName": "V",
+        "lastName": "Iewer", "email": "viewer@example.com",
+        "credentials": [{"type": "password", "value": password, "temporary": False}]})
+    assert made.status_code == 201, made.text
+    user_id = made.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    role = mvc.client.get(f"{api}/roles/products:read", headers=_bearer(admin)).json()
+    assert mvc.client.post(f"{api}/users/{user_id}/role-mappings/realm", headers=_bearer(admin),
+                           json=[role]).status_code == 204
+    viewer = _bearer(mvc.token("viewer", password))
+    assert mvc.client.get("/api/products", headers=viewer).status_code == 200
+    assert mvc.client.post("/api/products", headers=viewer,
+                           json={"title": "x", "price": 1.0}).status_code == 403
+    assert mvc.client.get("/api/reviews", headers=viewer).status_code == 403
