@@ -43,7 +43,8 @@ VARIANTS = [
     # The GraphQL API style (strawberry) on the MVC app and on a microservice.
     ("mvc-graphql", "postgres"),
     ("microservices-graphql", "mongodb"),
-    # Keycloak (auth): the JWT checks on a microservice and on the orchestrator.
+    # Keycloak (auth): the JWT checks on the MVC app, a microservice and the orchestrator.
+    ("mvc-auth", "postgres"),
     ("microservices-auth", "postgres"),
     ("orchestrator-auth", "postgres"),
 ]

@@ -96,7 +96,7 @@ def test_the_services_check_tokens(project: Path) -> None:
         app = project / "services" / service
         assert "PyJWT[crypto]==" in (app / "requirements.txt").read_text()
         source = (app / "src/app/auth.py").read_text()
-        assert f'ROLE = "{service}"' in source
+        assert f'DEFAULT_ROLES: tuple[str, ...] = ("{service}",)' in source
         assert "install_auth(app)" in (app / "src/app/main.py").read_text()
     readme = (project / "README.md").read_text()
     assert "protocol/openid-connect/token" in readme and "orders:write" in readme
@@ -117,9 +117,37 @@ def test_without_auth_nothing_changes(tmp_path: Path) -> None:
     assert "PyJWT" not in (tmp_path / "plain/services/orders/requirements.txt").read_text()
 
 
-@pytest.mark.parametrize("architecture", ["mvc", "scaled"])
-def test_mvc_and_scaled_are_refused_for_now(architecture: str) -> None:
-    data: dict[str, Any] = {"name": "shop", "architecture": architecture,
+def test_mvc_behind_nginx_has_a_role_per_entity(tmp_path: Path) -> None:
+    data: dict[str, Any] = {
+        "name": "store", "architecture": "mvc", "auth": {"provider": "keycloak"},
+        "app": {"entities": [{"name": "product", "fields": {"title": "str"}},
+                             {"name": "review", "fields": {"text": "str"}}]}}
+    Renderer(spec_from_data(data), tmp_path / "store").write()
+    root = tmp_path / "store"
+    realm = json.loads((root / "keycloak/realm.json").read_text())
+    assert [r["name"] for r in realm["roles"]["realm"]] == [
+        "products:read", "products:write", "reviews:read", "reviews:write"]
+    assert {c["clientId"] for c in realm["clients"]} == {"store-cli", "store-proxy"}
+    nginx = (root / "proxy/nginx.conf").read_text()
+    assert "location /auth/ {" in nginx and "set $archgen_keycloak keycloak:8080;" in nginx
+    source = (root / "app/src/app/auth.py").read_text()
+    assert 'ROLES: dict[str, str] = {"products": "products", "reviews": "reviews"}' in source
+    compose = yaml.safe_load((root / "compose.yaml").read_text())["services"]
+    assert "keycloak" in compose["proxy"]["depends_on"]
+    assert compose["app"]["environment"]["APP_AUTH_ISSUER"] == (
+        "https://127.0.0.1:8443/auth/realms/store")
+
+
+@pytest.mark.parametrize("proxy", ["httpd", "envoy", "haproxy"])
+def test_mvc_behind_other_proxies_is_refused_for_now(proxy: str) -> None:
+    data: dict[str, Any] = {"name": "shop", "architecture": "mvc", "proxy": {"kind": proxy},
                             "auth": {"provider": "keycloak"}}
-    with pytest.raises(ArchgenError):
+    with pytest.raises(ArchgenError, match="not available yet"):
+        spec_from_data(data)
+
+
+def test_scaled_is_refused_for_now() -> None:
+    data: dict[str, Any] = {"name": "shop", "architecture": "scaled",
+                            "auth": {"provider": "keycloak"}}
+    with pytest.raises(ArchgenError, match="auth"):
         spec_from_data(data)
