@@ -109,7 +109,10 @@ class _Checker:
                              f"the {architecture} architecture", "use api: [rest, graphql]")
         proxy = self.data.get("proxy")
         kind = proxy.get("kind", "nginx") if isinstance(proxy, dict) else "nginx"
-        if "auth" in self.data and architecture == "mvc" and kind != "nginx":
+        if "auth" in self.data and architecture == "scaled":
+            self.add(("auth",), "auth (Keycloak) is not available yet for the scaled "
+                     "architecture", "use the mvc or microservices architecture", key=True)
+        elif "auth" in self.data and architecture == "mvc" and kind != "nginx":
             self.add(("auth",), f"auth behind the {kind} proxy is not available yet",
                      "use proxy: {kind: nginx} (Keycloak under /auth/ is routed by nginx)",
                      key=True)
