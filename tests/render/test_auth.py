@@ -151,3 +151,33 @@ def test_scaled_is_refused_for_now() -> None:
                             "auth": {"provider": "keycloak"}}
     with pytest.raises(ArchgenError, match="auth"):
         spec_from_data(data)
+
+
+@pytest.mark.parametrize("architecture,kind", [("microservices", "nginx"),
+                                               ("microservices", "envoy"), ("mvc", "nginx")])
+def test_the_real_binary_accepts_the_edge_config_with_auth(architecture: str, kind: str,
+                                                           tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    binary = shutil.which(kind)
+    if binary is None:
+        pytest.skip(f"{kind} is not installed here")
+    data: dict[str, Any] = (_spec(kind) if architecture == "microservices" else
+                            {"name": "store", "architecture": "mvc",
+                             "auth": {"provider": "keycloak"}})
+    project = tmp_path / "p"
+    Renderer(spec_from_data(data), project).write()
+    folder = project / ("gateway" if architecture == "microservices" else "proxy")
+    config = folder / ("envoy.yaml" if kind == "envoy" else "nginx.conf")
+    text = config.read_text().replace("/etc/archgen/tls/", f"{folder}/tls/")
+    assert "/auth/" in text
+    copy = tmp_path / config.name
+    copy.write_text(text)
+    if kind == "nginx":
+        command = [binary, "-t", "-c", str(copy), "-g", f"pid {tmp_path}/nginx.pid;"]
+    else:
+        command = [binary, "--mode", "validate", "-c", str(copy), "--log-level", "warn"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "[warn" not in output, output
