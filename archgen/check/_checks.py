@@ -102,6 +102,10 @@ def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
                                        int(edge["https_port"]))),
         Check("/readyz through the edge", app_service, lambda client: _ready(client, https), app_instances),
     ]
+    if context.get("auth"):  # before the routes that need its token
+        from archgen.check._auth import auth_checks
+
+        checks[2:2] = auth_checks(context, project, https)
     if context.get("architecture") == "microservices":
         # Through the gateway: each service's /readyz and CRUD under /api/<service>/ (no Redis).
         checks.pop()

@@ -76,6 +76,7 @@ class UrllibClient:
         self.patience = patience
         self.sleep = sleep
         self.waited = 0.0
+        self.headers: dict[str, str] = {}  # sent with every request (a bearer token)
         self._opener = urllib.request.build_opener(
             _NoRedirect(), urllib.request.HTTPSHandler(context=_insecure_context())
         )
@@ -102,6 +103,8 @@ class UrllibClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         request.add_header("Accept", "application/json")
+        for name, value in self.headers.items():
+            request.add_header(name, value)
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 return Answer(method, url, response.status,

@@ -18,10 +18,12 @@ __all__ = ["APP_PORT", "DEFAULTS", "TIERS", "Architecture", "Edge", "Node", "Por
 
 def resolve_data(data: dict[str, object]) -> Architecture:
     """Resolve validated spec data: every default and the catalog applied, workloads built."""
+    from archgen.model.auth import with_auth
     from archgen.model.observability import with_observability
     from archgen.model.registry import entry_for
 
     architecture = entry_for(str(data["architecture"])).resolve(dict(data))
+    architecture = with_auth(architecture, dict(data))
     return _with_services(with_observability(architecture, dict(data)))
 
 

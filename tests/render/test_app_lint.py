@@ -47,11 +47,18 @@ VARIANTS = [
     # The gRPC API style (grpcio; the proto compiled from the source tree) likewise.
     ("mvc-grpc", "postgres"),
     ("microservices-grpc", "mongodb"),
+    # Keycloak (auth): the JWT checks on the MVC app, a microservice and the orchestrator.
+    ("mvc-auth", "postgres"),
+    ("microservices-auth", "postgres"),
+    ("orchestrator-auth", "postgres"),
 ]
 TIMEOUT = 300
 
 
 def _spec(architecture: str, engine: str) -> dict[str, Any]:
+    if architecture.endswith("-auth"):
+        return {**_spec(architecture.removesuffix("-auth"), engine),
+                "auth": {"provider": "keycloak", "realm": "shop"}}
     for style in ("graphql", "grpc"):
         if architecture.endswith(f"-{style}"):
             spec = _spec(architecture.removesuffix(f"-{style}"), engine)
@@ -91,7 +98,7 @@ def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     render_project(_spec(architecture, engine), target)
     if architecture.startswith("microservices"):
         return target / "services" / "orders"
-    if architecture == "orchestrator":
+    if architecture.startswith("orchestrator"):
         return target / "services" / "sagas"
     return target / "app"
 
@@ -166,8 +173,9 @@ def test_the_configuration_is_strict(app_dir: Path) -> None:
 
 @pytest.mark.parametrize(("style", "module", "tests"), [
     ("graphql", "controllers/graphql_api.py", "test_graphql.py"),
-    ("grpc", "grpc_api.py", "test_grpc.py")], ids=["graphql", "grpc"])
-def test_an_api_style_is_rendered_only_when_asked_and_its_tests_pass(
+    ("grpc", "grpc_api.py", "test_grpc.py"),
+    ("auth", "auth.py", "test_auth.py")], ids=["graphql", "grpc", "auth"])
+def test_an_option_is_rendered_only_when_asked_and_its_tests_pass(
         app_dir: Path, style: str, module: str, tests: str) -> None:
     variant = app_dir.parent.name + app_dir.parents[1].name + app_dir.parents[2].name
     if style not in variant:
