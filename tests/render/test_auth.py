@@ -13,6 +13,7 @@ from archgen.errors import ArchgenError
 from archgen.model import resolve_data
 from archgen.render import Renderer
 from archgen.spec import spec_from_data
+from tests.helpers import unavailable
 
 
 def _spec(gateway: str = "envoy", **auth: Any) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def test_the_real_binary_accepts_the_edge_config_with_auth(architecture: str, ki
 
     binary = shutil.which(kind)
     if binary is None:
-        pytest.skip(f"{kind} is not installed here")
+        unavailable(f"{kind} is not installed here")
     data: dict[str, Any] = (_spec(kind) if architecture == "microservices" else
                             {"name": "store", "architecture": "mvc",
                              "auth": {"provider": "keycloak"}})
