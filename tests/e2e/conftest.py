@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,17 @@ def docker_client() -> Any:
     except Exception as error:  # any failure to reach the engine means "no engine here"
         unavailable(f"no Docker engine reachable ({error}); start dockerd or run scripts/test")
     return client
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path) -> Iterator[Path]:
+    """Where a test renders its project; whatever it brought up is taken down with its volumes."""
+    from tests.e2e.test_mvc_stack import archgen  # late: that module imports this one
+
+    project = tmp_path / "project"
+    yield project
+    if (project / "compose.yaml").is_file():
+        archgen("down", "--volumes", cwd=project, check=False)
 
 
 def require_images(client: Any, images: list[str]) -> None:

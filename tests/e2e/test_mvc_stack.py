@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,14 +250,6 @@ def _the_generated_suite_passes_inside_the_stack(project: Path) -> None:
     assert rows[0]["exit_code"] == 0, logs
     summary = logs.strip().splitlines()[-1]
     assert " passed" in summary and "skipped" not in summary and "failed" not in summary, logs
-
-
-@pytest.fixture
-def stack_dir(tmp_path: Path) -> Iterator[Path]:
-    project = tmp_path / "project"
-    yield project
-    if (project / "compose.yaml").is_file():
-        archgen("down", "--volumes", cwd=project, check=False)
 
 
 @pytest.mark.parametrize(("proxy", "database"), COMBINATIONS, ids=lambda v: str(v))

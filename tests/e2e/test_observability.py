@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,6 @@ STACKS: dict[str, dict[str, Any]] = {
                        "cache": {"sentinel": False}},
 }
 WAIT_S = 120  # a few scrape intervals (15 s) past the first successful scrape
-
-
-@pytest.fixture
-def stack_dir(tmp_path: Path) -> Iterator[Path]:
-    project = tmp_path / "project"
-    yield project
-    if (project / "compose.yaml").is_file():
-        archgen("down", "--volumes", cwd=project, check=False)
 
 
 def _poll(what: str, probe: Any) -> Any:

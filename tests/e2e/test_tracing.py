@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ from tests.e2e.test_mvc_stack import _free_port, _status, archgen
 pytestmark = pytest.mark.docker
 
 WAIT_S = 90  # spans leave the apps in batches (every 5 s)
-
-
-@pytest.fixture
-def stack_dir(tmp_path: Path) -> Iterator[Path]:
-    project = tmp_path / "project"
-    yield project
-    if (project / "compose.yaml").is_file():
-        archgen("down", "--volumes", cwd=project, check=False)
 
 
 def _traceparent() -> tuple[str, str]:
