@@ -47,6 +47,18 @@ def _poll(what: str, probe: Any) -> Any:
     raise AssertionError(f"{what} not within {WAIT_S}s; last: {last}")
 
 
+def _every_target_up(prometheus: str, expected: set[str]) -> dict[str, str]:
+    """Poll Prometheus until exactly the `expected` instances are scraped and all are up."""
+
+    def targets() -> tuple[bool, dict[str, str]]:
+        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
+            "activeTargets"]
+        health = {t["labels"]["instance"]: t["health"] for t in active}
+        return set(health) == expected and all(h == "up" for h in health.values()), health
+
+    return dict(_poll("every target up", targets))
+
+
 @pytest.mark.parametrize("stack", list(STACKS))
 def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
         stack: str, stack_dir: Path, tmp_path: Path, docker_client: Any) -> None:
@@ -90,13 +102,7 @@ def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
 
     prometheus = f"http://127.0.0.1:{ui_port}"
 
-    def targets() -> tuple[bool, dict[str, str]]:
-        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
-            "activeTargets"]
-        health = {t["labels"]["instance"]: t["health"] for t in active}
-        return set(health) == expected and all(h == "up" for h in health.values()), health
-
-    health = _poll("every target up", targets)
+    health = _every_target_up(prometheus, expected)
     assert set(health) == expected
 
     def requests_counted() -> tuple[bool, float]:
@@ -146,13 +152,7 @@ def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
 
     prometheus = f"http://127.0.0.1:{ui_port}"
 
-    def targets() -> tuple[bool, dict[str, str]]:
-        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"][
-            "activeTargets"]
-        health = {t["labels"]["instance"]: t["health"] for t in active}
-        return set(health) == expected and all(h == "up" for h in health.values()), health
-
-    _poll("every target up", targets)
+    _every_target_up(prometheus, expected)
 
     def query(expression: str) -> tuple[bool, float]:
         result = httpx.get(f"{prometheus}/api/v1/query", timeout=10,
