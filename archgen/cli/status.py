@@ -17,7 +17,8 @@ def status(
 ) -> int:
     """Show each container of the project: service, container, state, health, published ports, uptime.
 
-    Health is the engine's own healthcheck state.
+    Health is the engine's own healthcheck state. Containers serving a local UI (Prometheus,
+    Jaeger, Grafana, Keycloak admin, RabbitMQ management) show its URL in a UI column.
 
     Example: archgen status --json
     """

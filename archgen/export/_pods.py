@@ -124,9 +124,9 @@ class PodWriter:
         if ports and unit.kind != "Job":
             container["ports"] = ports
         for port in w.ports:
-            # A UI published on 127.0.0.1 only (Prometheus, Jaeger, Grafana): no Ingress.
+            # Published on 127.0.0.1 only (a local UI): no Ingress.
             reached = ("reached with `kubectl port-forward` only (no Ingress: it was published "
-                       "on 127.0.0.1 only)" if w.kind in ("prometheus", "jaeger", "grafana")
+                       "on 127.0.0.1 only)" if unit.local_only
                        else "reached from outside through the Ingress")
             self.report.changed(unit.name, f"ports.{port.name}", f"{port.bind}:{port.published} "
                                 f"on the host becomes the Service port {port.container}, "

@@ -43,6 +43,11 @@ class Unit:
         return self.workloads[0]
 
     @property
+    def local_only(self) -> bool:
+        """Published, but not the edge: a local UI bound to 127.0.0.1 in compose."""
+        return bool(self.workload.ports) and self.node.tier != "edge"
+
+    @property
     def replicas(self) -> int:
         return len(self.workloads)
 

@@ -108,7 +108,7 @@ class StackWriter:
                                 f"beforehand (`archgen build`) and present on every node or "
                                 "pushed to a registry the nodes pull from")
         service.update(self._process(unit))
-        if w.ports and w.kind in ("prometheus", "jaeger", "grafana"):
+        if unit.local_only:
             # Swarm has no bind address: publishing would open the UI on every interface.
             self.report.changed(name, "ports", f"not published: compose bound it to "
                                 f"{w.ports[0].bind} only and swarm cannot; reach it through an "
@@ -318,7 +318,8 @@ def _adapt_haproxy(architecture: Architecture, stack: Stack, units: list[Unit],
         slots = max(MIN_TEMPLATE_SLOTS, unit.replicas * 3)
         line = f"{indent}server-template {unit.name}- 1-{slots} {unit.name}:{port}\n"
         text = text[:found[0].start()] + line + pattern.sub("", text[found[0].start():])
-        edge_unit = next((u.name for u in units if u.workload.ports), str(edge["dir"]))
+        edge_unit = next((u.name for u in units if u.workload.ports
+                          and not u.local_only), str(edge["dir"]))
         report.changed(edge_unit, f"volumes../{edge['dir']}/{edge['config_file']}",
                        f"servers {', '.join(unit.instance_names)} → server-template {unit.name}- "
                        f"with {slots} slots filled from DNS, so scaling needs no new config "

@@ -21,10 +21,12 @@ def resolve_data(data: dict[str, object]) -> Architecture:
     from archgen.model.auth import with_auth
     from archgen.model.observability import with_observability
     from archgen.model.registry import entry_for
+    from archgen.model.uis import with_ui_labels
 
     architecture = entry_for(str(data["architecture"])).resolve(dict(data))
     architecture = with_auth(architecture, dict(data))
-    return _with_services(with_observability(architecture, dict(data)))
+    architecture = with_observability(architecture, dict(data))
+    return _with_services(with_ui_labels(architecture))
 
 
 def resolve(spec: Spec) -> Architecture:

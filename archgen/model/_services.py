@@ -25,7 +25,8 @@ from archgen.model.common import (
     server_workload,
     snake,
 )
-from archgen.model.workload import Mount, Workload, healthy
+from archgen.model.uis import UI_BIND
+from archgen.model.workload import Mount, PublishedPort, Workload, healthy
 from archgen.variables import APP_LOG_LEVEL, EnvValue, Secret, Text, Var, secret, text
 
 ORCHESTRATOR = "sagas"
@@ -309,6 +310,8 @@ def bus_workload(project: str, bus: dict[str, Any]) -> Workload:
         name=bus["service"], node="bus", kind=kind, image=entry.image,
         entrypoint=entrypoint, environment=environment,
         mounts=(Mount(f"{bus['service']}-data", entry.data_path),),
+        ports=((PublishedPort("management", entry.ports["management"], bus["ui_port"], UI_BIND),)
+               if "ui_port" in bus else ()),
         healthcheck=entry.healthcheck, memory="1G",
         security=hardened(kind),
         networks=(BACKEND,), stop_grace_period="30s", stateful=True, comment=comment,

@@ -26,7 +26,8 @@ from archgen.catalog import CATALOG, app_password
 from archgen.model._services import database_context, scoped_secret
 from archgen.model.common import FRONTEND, digest, from_secret_files, hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
-from archgen.model.workload import Dependency, Mount, Workload
+from archgen.model.uis import UI_BIND, add_ui, ui_port
+from archgen.model.workload import Dependency, Mount, PublishedPort, Workload
 from archgen.variables import EnvValue, Secret, Var
 
 KEYCLOAK = "keycloak"
@@ -67,12 +68,15 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     roles = [{"name": f"{prefix}:{access}", "description": f"{access} access to {prefix}{note}"}
              for prefix, note in prefixes for access in ACCESS]
     cli_client = f"{spec['name']}-cli"
+    admin_base = f"http://{UI_BIND}:{ui_port(spec, KEYCLOAK)}{RELATIVE_PATH}"
     gateway_client = f"{spec['name']}-{edge['service']}"
     auth = {
         "provider": KEYCLOAK, "realm": realm, "service": KEYCLOAK, "database": KEYCLOAK_DB,
         "public_url": public, "issuer": f"{public}/realms/{realm}",
         "token_url": f"{public}/realms/{realm}/protocol/openid-connect/token",
-        "admin_url": f"{public}/admin/",
+        # The admin console on its own loopback port, never through the edge's public URL.
+        "admin_base": admin_base, "admin_port": ui_port(spec, KEYCLOAK),
+        "admin_url": f"{admin_base}/admin/",
         "jwks_url": f"{internal}/realms/{realm}/protocol/openid-connect/certs",
         "cli_client": cli_client, "gateway_client": gateway_client,
         "clients": [cli_client, gateway_client],
@@ -82,6 +86,8 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
         "admin_password_file": KEYCLOAK_ADMIN_PASSWORD.file,
     }
     context["auth"] = auth
+    add_ui(architecture, "Keycloak admin", KEYCLOAK, f"{admin_base}/admin/", "ui_ports.keycloak",
+           f"the admin console (user {ADMIN_USER}, password in {KEYCLOAK_ADMIN_PASSWORD.file})")
     for app in apps:
         # Which role prefix a path needs: by its first segment, else every one of `default`.
         paths = {} if services else {e["path"]: e["plural"] for e in app["entities"]}
@@ -145,6 +151,7 @@ def _keycloak_workload(auth: dict[str, Any], database: dict[str, Any]) -> Worklo
         ("KC_HTTP_ENABLED", "true"),
         ("KC_HTTP_RELATIVE_PATH", RELATIVE_PATH),
         ("KC_HOSTNAME", auth["public_url"]),
+        ("KC_HOSTNAME_ADMIN", auth["admin_base"]),
         ("KC_PROXY_HEADERS", "xforwarded"),
         ("KC_HEALTH_ENABLED", "true"),
         # One instance: local caches, no cluster discovery on the network.
@@ -160,6 +167,7 @@ def _keycloak_workload(auth: dict[str, Any], database: dict[str, Any]) -> Worklo
             ("/opt/keycloak/bin/kc.sh",)),
         command=("start", "--import-realm"),
         environment=environment,
+        ports=(PublishedPort("http", entry.ports["http"], auth["admin_port"], UI_BIND),),
         mounts=(Mount("./keycloak/realm.json", REALM_TARGET, read_only=True,
                       comment="The realm, imported on the first start (an existing realm is "
                               "kept: edit it in Keycloak, or drop keycloak-db's volume)."),),
@@ -175,8 +183,8 @@ def _keycloak_workload(auth: dict[str, Any], database: dict[str, Any]) -> Worklo
         stop_grace_period="30s",
         labels=(("io.archgen.realm", digest(auth)),),
         comment=(f"Keycloak: realm {auth['realm']} at {auth['public_url']}/realms/"
-                 f"{auth['realm']} through the edge (the admin console at "
-                 f"{auth['admin_url']}).",
+                 f"{auth['realm']} through the edge; the admin console at "
+                 f"{auth['admin_url']} (127.0.0.1 only).",
                  "Proxy headers (X-Forwarded-*) are trusted: only the edge and the services "
                  "share its network, and the edge overwrites them on every request."),
         field_comments=(

@@ -19,12 +19,12 @@ from typing import Any
 from archgen.catalog import CATALOG
 from archgen.model.common import digest, hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
-from archgen.model.observability import PROMETHEUS, UI_BIND, add_ui, networks_reaching
+from archgen.model.observability import PROMETHEUS, networks_reaching
+from archgen.model.uis import DEFAULT_UI_PORTS, UI_BIND, add_ui
 from archgen.model.workload import Mount, PublishedPort, Workload
 from archgen.variables import secret
 
 GRAFANA = "grafana"
-DEFAULT_UI_PORT = 3000
 ADMIN_PASSWORD = secret("GRAFANA_ADMIN_PASSWORD", "Grafana's admin password (user admin).")
 PROVISIONING = "/etc/grafana/provisioning"
 DASHBOARDS = "/etc/grafana/dashboards"
@@ -35,7 +35,7 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
     """`architecture` with Grafana, its data sources and a dashboard per app node."""
     entry = CATALOG[GRAFANA]
     observability = architecture.context["observability"]
-    ui_port = int(ui_ports.get(GRAFANA, DEFAULT_UI_PORT))
+    ui_port = int(ui_ports.get(GRAFANA, DEFAULT_UI_PORTS[GRAFANA]))
     sources: list[dict[str, Any]] = []
     if "prometheus" in observability:
         sources.append({"name": "Prometheus", "uid": PROMETHEUS, "type": "prometheus",

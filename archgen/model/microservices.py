@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from archgen import __version__
@@ -27,6 +28,7 @@ from archgen.model.common import (
     seconds,
 )
 from archgen.model.graph import Architecture, Edge, Node, Port
+from archgen.model.uis import UI_BIND, ui_entry, ui_port
 from archgen.model.workload import Workload
 
 PARTS = (("compose", "."), ("edge", "."), ("delivery", "."))
@@ -37,6 +39,16 @@ def _catalog_node(node_id: str, kind: str, node_type: str, tier: str, label: str
     return Node(node_id, kind, node_type, tier, label, entry.image,
                 catalog_ports(kind),
                 volume=f"{node_id}-data" if entry.data_path else None)
+
+
+def _bus_node(kind: str, bus: dict[str, Any]) -> Node:
+    """The bus's node; RabbitMQ's management port is published on 127.0.0.1 (its UI)."""
+    node = _catalog_node("bus", kind, "bus", "platform", kind)
+    if "ui_port" not in bus:
+        return node
+    ports = tuple(replace(p, published=bus["ui_port"], bind=UI_BIND) if p.name == "management"
+                  else p for p in node.ports)
+    return replace(node, ports=ports)
 
 
 def service_database_id(service: str) -> str:
@@ -89,6 +101,13 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     has_bus = bool(spec.get("bus") or sagas)
     bus_context = ({"kind": bus["kind"], "service": "bus", "image": bus_entry.image,
                     "port": bus_entry.main_port} if has_bus else None)
+    uis = []
+    if bus_context and bus["kind"] == "rabbitmq":
+        # The management UI and API, for this machine only: the broker's AMQP port never is.
+        bus_context["ui_port"] = ui_port(spec, "rabbitmq")
+        uis.append(ui_entry("RabbitMQ management", "bus", bus_context["ui_port"], "rabbitmq",
+                            "queues, exchanges and the DLQ (user RABBITMQ_USER in .env, "
+                            "password in secrets/rabbitmq_password)"))
     services = [{**DEFAULTS["service"], **raw} for raw in spec["services"]]
     routes = _routes(services, bool(sagas))
     edge = edge_block("gateway", gateway, [{"name": r["name"], "host": r["host"],
@@ -102,7 +121,7 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     nodes: list[Node] = [
         Node("gateway", gateway["kind"], "gateway", "edge", f"{gateway['kind']} API gateway",
              entry.image, edge_ports(gateway, entry)),
-        *([_catalog_node("bus", bus["kind"], "bus", "platform", bus["kind"])] if has_bus else []),
+        *([_bus_node(bus["kind"], bus_context)] if bus_context else []),
     ]
     edges: list[Edge] = []
     workloads: list[Workload] = [edge_workload(edge, tuple(r["name"] for r in routes))]
@@ -142,7 +161,7 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
     context = {
         "name": name, "architecture": "microservices", "archgen_version": __version__,
         "description": spec.get("description"),
-        "edge": edge, "gateway": edge, "bus": bus_context,
+        "edge": edge, "gateway": edge, "bus": bus_context, "uis": uis,
         # The top-level app / database are the first service's (the delivery part's smoke
         # test); each service's own are handed to its instance of the app part.
         "app": contexts[0], "database": instances[0][2]["database"], "cache": None,

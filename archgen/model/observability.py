@@ -16,13 +16,13 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.catalog import CATALOG
+from archgen.model import uis
 from archgen.model.common import APP_PORT, FRONTEND, digest, hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
+from archgen.model.uis import UI_BIND, add_ui
 from archgen.model.workload import Mount, PublishedPort, Workload
 
 PROMETHEUS = "prometheus"
-UI_BIND = "127.0.0.1"  # the UI and API are for this machine only, never through the edge
-DEFAULT_UI_PORT = 9090
 CONFIG_DIR = "/etc/prometheus"
 SCRAPE_INTERVAL = "15s"
 # The edge kinds that serve Prometheus metrics themselves: on which container port and path.
@@ -47,7 +47,7 @@ def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Arch
         return architecture
     ui_ports = spec.get("ui_ports") or {}
     architecture.context["observability"] = {
-        "tools": [t for t in (PROMETHEUS, JAEGER, GRAFANA) if t in tools], "uis": []}
+        "tools": [t for t in (PROMETHEUS, JAEGER, GRAFANA) if t in tools]}
     if PROMETHEUS in tools:
         architecture = _with_prometheus(architecture, spec)
     if JAEGER in tools:
@@ -55,13 +55,6 @@ def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Arch
     if GRAFANA in tools:
         architecture = with_grafana(architecture, ui_ports)
     return replace(architecture, parts=(*architecture.parts, ("observability", ".")))
-
-
-def add_ui(architecture: Architecture, name: str, service: str, url: str, key: str,
-           what: str) -> None:
-    """List a UI in `arch.observability.uis` (the README's table)."""
-    architecture.context["observability"]["uis"].append(
-        {"name": name, "service": service, "url": url, "key": key, "what": what})
 
 
 def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
@@ -78,7 +71,7 @@ def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Archit
         jobs.append({"name": edge["service"], "path": native["path"],
                      "targets": [f"{edge['service']}:{native['port']}"],
                      "comment": f"the {edge['kind']} {edge['label']}: {native['how']}"})
-    ui_port = int((spec.get("ui_ports") or {}).get(PROMETHEUS, DEFAULT_UI_PORT))
+    ui_port = uis.ui_port(spec, PROMETHEUS)
     entry = CATALOG[PROMETHEUS]
     prometheus = {
         "service": PROMETHEUS, "image": entry.image, "port": entry.main_port,

@@ -15,18 +15,18 @@ from typing import Any
 from archgen.catalog import CATALOG
 from archgen.model.common import hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
-from archgen.model.observability import UI_BIND, add_ui, networks_reaching
+from archgen.model.observability import networks_reaching
+from archgen.model.uis import DEFAULT_UI_PORTS, UI_BIND, add_ui
 from archgen.model.workload import PublishedPort, Workload
 
 JAEGER = "jaeger"
-DEFAULT_UI_PORT = 16686
 OTLP_HTTP = "otlp-http"
 
 
 def with_jaeger(architecture: Architecture, ui_ports: dict[str, Any]) -> Architecture:
     """`architecture` with Jaeger, and every app workload exporting its traces to it."""
     entry = CATALOG[JAEGER]
-    ui_port = int(ui_ports.get(JAEGER, DEFAULT_UI_PORT))
+    ui_port = int(ui_ports.get(JAEGER, DEFAULT_UI_PORTS[JAEGER]))
     otlp_port = entry.ports[OTLP_HTTP]
     endpoint = f"http://{JAEGER}:{otlp_port}"
     apps = [w for w in architecture.workloads if w.kind == "python" and not w.job]

@@ -1,4 +1,4 @@
-"""`archgen status`: the project's containers with state, the engine's health, ports and uptime."""
+"""`archgen status`: the project's containers with state, the engine's health, ports, UI and uptime."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class ContainerStatus:
     exit_code: int | None = None
     id: str = ""
     oneoff: bool = False  # an `archgen run` container (listed after the service's replicas)
+    ui: dict[str, str] | None = None  # {name, url}: the local UI this container serves
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,9 +61,19 @@ def project_status(engine: Engine, project: str, *, now: datetime | None = None)
                 exit_code=None if running else state.get("ExitCode"),
                 id=container.id[:12],
                 oneoff=container.oneoff,
+                ui=container_ui(info),
             )
         )
     return sorted(rows, key=lambda r: (r.service, r.oneoff, r.number, r.container))
+
+
+def container_ui(info: dict[str, Any]) -> dict[str, str] | None:
+    """The UI the container serves, from the labels the model gives it (`model.uis`)."""
+    from archgen.model.uis import UI_NAME_LABEL, UI_URL_LABEL
+
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    url = labels.get(UI_URL_LABEL)
+    return {"name": str(labels.get(UI_NAME_LABEL) or ""), "url": str(url)} if url else None
 
 
 def published_ports(info: dict[str, Any]) -> list[str]:
@@ -105,8 +116,9 @@ def human_duration(seconds: float | None) -> str:
 
 
 def render_table(rows: list[ContainerStatus]) -> str:
-    """Aligned plain-text columns (pipe-friendly)."""
-    head = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS", "UPTIME")
+    """Aligned plain-text columns (pipe-friendly); a UI column when some container serves one."""
+    with_ui = any(r.ui for r in rows)
+    head = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS", "UPTIME", *(("UI",) if with_ui else ()))
     body = [
         (
             r.service + (" (run)" if r.oneoff else ""),
@@ -115,6 +127,7 @@ def render_table(rows: list[ContainerStatus]) -> str:
             r.health or "-",
             ", ".join(r.ports) or "-",
             human_duration(r.uptime),
+            *((f"{r.ui['name']} {r.ui['url']}" if r.ui else "-",) if with_ui else ()),
         )
         for r in rows
     ]

@@ -12,6 +12,10 @@ from archgen.errors import SpecProblem
 from archgen.spec._schema import did_you_mean
 from archgen.spec._yaml import Marks, Path, format_path
 
+# What brings each UI into a project (the hint when `ui_ports` names a UI it does not have).
+UI_NEEDS = {"prometheus": "add prometheus to observability", "jaeger": "add jaeger to observability",
+            "grafana": "add grafana to observability",
+            "rabbitmq": "use bus: {kind: rabbitmq} (microservices)", "keycloak": "add auth"}
 DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _DNS_HINT = "a DNS label: a lowercase letter, then lowercase letters, digits or '-', at most 63"
 # Names the blueprints already use for their own services or Python modules.
@@ -85,20 +89,16 @@ class _Checker:
         self.default_ui_ports(seen, ui_ports if isinstance(ui_ports, dict) else {})
 
     def default_ui_ports(self, seen: dict[int, Path], ui_ports: dict[str, Any]) -> None:
-        """A listed tool without `ui_ports.<tool>` takes its default port: it must be free too."""
-        from archgen.model.dashboards import DEFAULT_UI_PORT as GRAFANA_PORT
-        from archgen.model.observability import DEFAULT_UI_PORT as PROMETHEUS_PORT
-        from archgen.model.tracing import DEFAULT_UI_PORT as JAEGER_PORT
+        """A UI without `ui_ports.<tool>` takes its default port: it must be free too."""
+        from archgen.model.uis import DEFAULT_UI_PORTS, ui_tools
 
-        defaults = {"prometheus": PROMETHEUS_PORT, "jaeger": JAEGER_PORT, "grafana": GRAFANA_PORT}
-        tools = self.data.get("observability")
-        for i, tool in enumerate(tools if isinstance(tools, list) else []):
-            port = defaults.get(tool) if tool not in ui_ports else None
+        for path, tool in ui_tools(self.data):
+            port = DEFAULT_UI_PORTS[tool] if tool not in ui_ports else None
             if port is not None and port in seen:
-                self.add(("observability", i), f"{tool}'s default UI port {port} is already used "
+                self.add(path, f"{tool}'s default UI port {port} is already used "
                          f"by {format_path(seen[port])}", f"set ui_ports.{tool} to a free port")
             elif port is not None:
-                seen[port] = ("observability", i)
+                seen[port] = path
 
     def bind(self, path: Path, text: str) -> None:
         """The published ports' host address: an IPv4 address the whole project can use."""
@@ -138,10 +138,13 @@ class _Checker:
                 self.add(("observability", i), "grafana needs a data source: prometheus or "
                          "jaeger", "add prometheus (dashboards) and/or jaeger (traces)")
         ui_ports = self.data.get("ui_ports")
+        from archgen.model.uis import ui_tools
+
+        present = {tool for _, tool in ui_tools(self.data)}
         for tool in ui_ports if isinstance(ui_ports, dict) else {}:
-            if not isinstance(tools, list) or tool not in tools:
-                self.add(("ui_ports", tool), f"ui_ports.{tool} is only used when observability "
-                         f"lists {tool}", f"add {tool} to observability, or remove it", key=True)
+            if tool not in present:
+                self.add(("ui_ports", tool), f"ui_ports.{tool} is only used when the project "
+                         f"has {tool}", f"{UI_NEEDS[tool]}, or remove ui_ports.{tool}", key=True)
 
     def entities(self) -> None:
         app = self.data.get("app")

@@ -70,6 +70,7 @@ def _spec(name: str, bus: str) -> dict[str, Any]:
             {"service": "orders", "action": "create", "compensate": "cancel"},
             {"service": "stock", "action": "reserve", "compensate": "release"},
             {"service": "payments", "action": "charge", "compensate": "refund"}]}],
+        **({"ui_ports": {"rabbitmq": _free_port()}} if bus == "rabbitmq" else {}),
     }
 
 
@@ -167,15 +168,36 @@ def stack(request: pytest.FixtureRequest, docker_client: Any,
 
 # -- what works without the bus code: the gateway, CRUD, isolation -----------------------------
 
-def test_only_the_gateway_publishes_ports(stack: Stack) -> None:
+def test_only_the_gateway_publishes_ports_beside_the_local_uis(stack: Stack) -> None:
     label = {"label": f"io.archgen.project={stack.name}"}
-    published = {c.labels["io.archgen.service"]
+    published = {c.labels["io.archgen.service"]: [b["HostIp"] for bs in
+                                                   c.attrs["NetworkSettings"]["Ports"].values()
+                                                   for b in bs or []]
                  for c in stack.docker.containers.list(filters=label)
                  if any(c.attrs["NetworkSettings"]["Ports"].get(p)
                         for p in c.attrs["NetworkSettings"]["Ports"] or {})}
-    assert published == {"gateway"}
+    # RabbitMQ's management UI, on loopback only; AMQP itself is never published.
+    uis = {"bus": ["127.0.0.1"]} if stack.bus == "rabbitmq" else {}
+    assert {k: v for k, v in published.items() if k != "gateway"} == uis
     assert stack.client.get("/healthz").status_code == 200
     assert stack.client.get("/nowhere").status_code == 404
+
+
+def test_rabbitmqs_management_ui_is_on_loopback_and_listed_by_status(stack: Stack) -> None:
+    rows = json.loads(archgen("status", "--json", cwd=stack.project).stdout)
+    uis = {r["service"]: r["ui"] for r in rows if r.get("ui")}
+    if stack.bus != "rabbitmq":
+        assert uis == {}  # Kafka has no UI of its own
+        return
+    url = uis["bus"]["url"]
+    assert uis == {"bus": {"name": "RabbitMQ management", "url": url}}
+    assert url.startswith("http://127.0.0.1:")
+    assert httpx.get(f"{url}/api/overview", timeout=10).status_code == 401
+    overview = httpx.get(f"{url}/api/overview", timeout=10,
+                         auth=(stack.env["RABBITMQ_USER"], stack.secret("rabbitmq_password")))
+    assert overview.status_code == 200, overview.text
+    assert overview.json()["rabbitmq_version"]
+    assert "RabbitMQ" in httpx.get(url, timeout=10).text  # the UI's own page
 
 
 BURST = """

@@ -41,10 +41,32 @@ def _model(name: str) -> Architecture:
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
-def test_only_the_edge_publishes_ports(name: str) -> None:
+def test_only_the_edge_publishes_ports_beside_the_local_uis(name: str) -> None:
     architecture = _model(name)
+    edge = architecture.context["edge"]["service"]
     published = {w.name for w in architecture.workloads if w.ports}
-    assert published == {architecture.context["edge"]["service"]}
+    uis = {ui["service"] for ui in architecture.context.get("uis", [])}
+    assert published == {edge} | uis
+    assert all(p.bind == "127.0.0.1" for w in architecture.workloads if w.name != edge
+               for p in w.ports)
+
+
+def test_rabbitmq_management_is_a_local_ui_on_its_port_and_labelled() -> None:
+    data = {**SPECS["microservices-rabbitmq-nginx"], "ui_ports": {"rabbitmq": 25672}}
+    architecture = resolve_data(spec_from_data(data).data)
+    bus = next(w for w in architecture.workloads if w.name == "bus")
+    assert [(p.container, p.published, p.bind) for p in bus.ports] == [(15672, 25672, "127.0.0.1")]
+    assert ("io.archgen.ui.url", "http://127.0.0.1:25672") in bus.labels
+    assert [ui["name"] for ui in architecture.context["uis"]] == ["RabbitMQ management"]
+    node = next(n for n in architecture.nodes if n.id == "bus")
+    assert [(p.name, p.published) for p in node.ports if p.published] == [("management", 25672)]
+
+
+def test_kafka_has_no_local_ui() -> None:
+    data = {**SPECS["microservices-rabbitmq-nginx"], "bus": {"kind": "kafka"}}
+    architecture = resolve_data(spec_from_data(data).data)
+    assert architecture.context["uis"] == []
+    assert not next(w for w in architecture.workloads if w.name == "bus").ports
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

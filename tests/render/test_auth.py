@@ -63,7 +63,9 @@ def test_keycloak_runs_on_its_own_postgres_behind_the_edge(project: Path) -> Non
     assert env["KC_DB"] == "postgres" and env["KC_DB_USERNAME"] == "keycloak"
     assert env["KC_DB_PASSWORD_FILE"].startswith("/run/secrets/")
     assert "KC_DB_PASSWORD" not in env and "KC_BOOTSTRAP_ADMIN_PASSWORD" not in env
-    assert "ports" not in keycloak, "reached through the edge only"
+    # Clients reach it through the edge; the admin console is on its own loopback port.
+    assert keycloak["ports"] == ["127.0.0.1:8180:8080"]
+    assert env["KC_HOSTNAME_ADMIN"] == "http://127.0.0.1:8180/auth"
     assert set(keycloak["networks"]) == {"frontend", "keycloak-data"}
     assert services["keycloak-db"]["networks"] == ["keycloak-data"]
     joined = [name for name, s in services.items() if "keycloak-data" in s.get("networks", [])]

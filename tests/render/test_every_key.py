@@ -117,6 +117,10 @@ VARIANTS: dict[str, Any] = {
                         {"observability": ["jaeger"], "ui_ports": {"jaeger": 16000}}),
     "ui_ports.grafana": ({"observability": ["prometheus", "grafana"]},
                          {"observability": ["prometheus", "grafana"], "ui_ports": {"grafana": 3300}}),
+    "ui_ports.rabbitmq": ({"bus": {"kind": "rabbitmq"}},
+                          {"bus": {"kind": "rabbitmq"}, "ui_ports": {"rabbitmq": 25672}}),
+    "ui_ports.keycloak": ({"auth": {"provider": "keycloak"}},
+                          {"auth": {"provider": "keycloak"}, "ui_ports": {"keycloak": 8280}}),
 }
 
 

@@ -9,7 +9,14 @@ import pytest
 from archgen.errors import ArgumentError
 from archgen.runtime.logs import _sort_key, labels_for, parse_since
 from archgen.runtime.plan import ObservedContainer
-from archgen.runtime.status import ContainerStatus, human_duration, parse_time, published_ports, render_table
+from archgen.runtime.status import (
+    ContainerStatus,
+    container_ui,
+    human_duration,
+    parse_time,
+    published_ports,
+    render_table,
+)
 
 
 def test_parse_time() -> None:
@@ -49,6 +56,28 @@ def test_render_table() -> None:
     assert lines[0].split() == ["SERVICE", "CONTAINER", "STATE", "HEALTH", "PORTS", "UPTIME"]
     assert lines[1].split() == ["db", "p-db-1", "running", "healthy", "127.0.0.1:5432->5432/tcp", "1m", "1s"]
     assert lines[2].split() == ["job", "p-job-1", "exited", "(0)", "-", "-", "-"]
+
+
+def test_a_ui_column_appears_when_a_container_serves_a_local_ui() -> None:
+    rows = [
+        ContainerStatus("db", "p-db-1", 1, "running", "healthy", [], 61.0),
+        ContainerStatus("prometheus", "p-prometheus-1", 1, "running", "healthy",
+                        ["127.0.0.1:9090->9090/tcp"], 5.0,
+                        ui={"name": "Prometheus", "url": "http://127.0.0.1:9090"}),
+    ]
+    lines = render_table(rows).splitlines()
+    assert lines[0].split()[-1] == "UI"
+    assert lines[1].endswith("-")
+    assert lines[2].endswith("Prometheus http://127.0.0.1:9090")
+    assert rows[1].as_dict()["ui"] == {"name": "Prometheus", "url": "http://127.0.0.1:9090"}
+
+
+def test_the_ui_is_read_from_the_labels_the_model_gives() -> None:
+    labels = {"io.archgen.ui.name": "Jaeger", "io.archgen.ui.url": "http://127.0.0.1:16686"}
+    assert container_ui({"Config": {"Labels": labels}}) == {
+        "name": "Jaeger", "url": "http://127.0.0.1:16686"}
+    assert container_ui({"Config": {"Labels": {"other": "x"}}}) is None
+    assert container_ui({}) is None
 
 
 def test_parse_since() -> None:

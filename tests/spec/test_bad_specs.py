@@ -71,8 +71,12 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "service-beside-its-test.yaml": ("is used by the test stage of service 'orders'", "5:12"),
     "grafana-without-source.yaml": ("grafana needs a data source: prometheus or jaeger",
                                     "3:17"),
-    "ui-port-without-tool.yaml": ("ui_ports.prometheus is only used when observability lists "
+    "ui-port-without-tool.yaml": ("ui_ports.prometheus is only used when the project has "
                                   "prometheus", "3:12"),
+    "ui-port-rabbitmq-with-kafka.yaml": ("ui_ports.rabbitmq is only used when the project has "
+                                         "rabbitmq", "6:12"),
+    "ui-port-rabbitmq-default-taken.yaml": ("rabbitmq's default UI port 15672 is already used "
+                                            "by gateway.https_port", "6:9"),
     "ui-port-collision.yaml": ("port 9090 is already used by proxy.http_port", "5:24"),
     "grafana-default-port-taken.yaml": ("grafana's default UI port 3000 is already used by "
                                         "proxy.http_port", "4:29"),
