@@ -125,9 +125,11 @@ class PodWriter:
             container["ports"] = ports
         for port in w.ports:
             # A UI published on 127.0.0.1 only (Prometheus, Jaeger, Grafana): no Ingress.
+            # Beside the edge (which the Ingress reaches), a port published on 127.0.0.1 (a UI,
+            # the app's gRPC behind httpd) was for this machine only: no Ingress opens it.
+            local = unit.node.tier != "edge" and port.bind == "127.0.0.1"
             reached = ("reached with `kubectl port-forward` only (no Ingress: it was published "
-                       "on 127.0.0.1 only)" if w.kind in ("prometheus", "jaeger", "grafana")
-                       else "reached from outside through the Ingress")
+                       "on 127.0.0.1 only)" if local else "reached from outside through the Ingress")
             self.report.changed(unit.name, f"ports.{port.name}", f"{port.bind}:{port.published} "
                                 f"on the host becomes the Service port {port.container}, "
                                 + reached)
