@@ -8,6 +8,7 @@ Kubernetes, unpublished in Swarm); in Swarm the edge reaches the app's 50051 ove
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from archgen.model import resolve
 from archgen.model._grpc import GRPC_PORT
 from archgen.model.graph import Architecture
 from archgen.spec import load_spec
-from tests.export.kube import documents, render_chart, validate
+from tests.export.kube import documents, helm_binary, render_chart, validate
 from tests.helpers import mvc_spec
 
 GRPC = ["rest", "grpc"]
@@ -189,6 +190,11 @@ def test_the_helm_chart_carries_the_grpc_port(projects: dict[str, Path],
                   and d["metadata"]["name"] == ("proxy-files" if name == "mvc-nginx"
                                                 else "lb-files"))
     assert f".demo.svc.cluster.local:{GRPC_PORT}" in "".join(config["data"].values())
+    helm = helm_binary()
+    assert helm is not None, "helm is needed to lint the chart"
+    lint = subprocess.run([helm, "lint", "--strict", str(chart)], capture_output=True, text=True,
+                          timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_httpd_keeps_the_grpc_port_private(projects: dict[str, Path],
