@@ -98,12 +98,16 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
     if out.edge is not None:
         out.add("ingress.yaml", _ingress(project, out.edge))
-        packages = [b["package"] for b in architecture.context["edge"].get("grpc") or []]
+        context = architecture.context["edge"]
+        packages = [b["package"] for b in context.get("grpc") or []]
         if packages:
+            # A proxy or load balancer (one app) also routes gRPC's own health and reflection
+            # services (`/grpc.`); a gateway cannot tell whose they are.
+            packages += [] if context.get("role") == "gateway" else ["grpc"]
             out.add("ingress.yaml", _grpc_ingress(project, out.edge, packages))
             report.changed(out.edge.name, "ingress.grpc", f"a second Ingress ({project}-grpc) "
                            "routes the gRPC path prefixes (" + ", ".join(
-                               f"/{p}." for p in [*packages, "grpc"]) + ") to the same HTTPS "
+                               f"/{p}." for p in packages) + ") to the same HTTPS "
                            "port with backend-protocol GRPCS: ingress-nginx speaks HTTP/1.1 to "
                            "an HTTPS backend, which gRPC cannot ride; the edge routes them on "
                            "to the gRPC ports as in compose")
@@ -232,7 +236,7 @@ def _grpc_ingress(project: str, edge: Unit, packages: list[str]) -> dict[str, An
     # A Prefix path matches whole segments (`/shop` never matches `/shop.Items/Get`):
     # ImplementationSpecific is ingress-nginx's plain location prefix.
     rule["http"]["paths"] = [{**path, "path": f"/{package}.", "pathType": "ImplementationSpecific"}
-                             for package in [*packages, "grpc"]]
+                             for package in packages]
     return ingress
 
 
