@@ -195,6 +195,8 @@ def _protocol(node: Node | None, target: int | str) -> str:
         if port.container == target:
             if port.name in ("http", "https"):
                 return port.name.upper()
+            if port.name == "grpc":  # the app's gRPC port published beside an httpd edge
+                return "gRPC"
             entry = CATALOG.get(node.kind)
             if entry is not None and entry.main_port == target:
                 return entry.protocol

@@ -29,6 +29,8 @@ def adapt(edge: dict[str, Any], text: str) -> tuple[str, list[str]]:
     upstreams = [(u["host"], int(u["port"])) for u in edge.get("upstreams") or []]
     if edge.get("upstream"):
         upstreams.append((edge["upstream"]["host"], int(edge["upstream"]["port"])))
+    # gRPC backends (`host:50051` over HTTP/2) are resolved by the same resolver.
+    upstreams += [(b["host"], int(b["port"])) for b in edge.get("grpc") or []]
     notes: list[str] = []
     if kind == "nginx":
         new = text.replace("resolver 127.0.0.11 ", f"resolver {CLUSTER_DNS} ")

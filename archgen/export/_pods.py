@@ -124,7 +124,8 @@ class PodWriter:
         if ports and unit.kind != "Job":
             container["ports"] = ports
         for port in w.ports:
-            # Published on 127.0.0.1 only (a local UI): no Ingress.
+            # Beside the edge (which the Ingress reaches), a port published on 127.0.0.1 (a UI,
+            # the app's gRPC behind httpd) was for this machine only: no Ingress opens it.
             reached = ("reached with `kubectl port-forward` only (no Ingress: it was published "
                        "on 127.0.0.1 only)" if unit.local_only
                        else "reached from outside through the Ingress")

@@ -44,8 +44,13 @@ class Unit:
 
     @property
     def local_only(self) -> bool:
-        """Published, but not the edge: a local UI bound to 127.0.0.1 in compose."""
+        """Published, but not the edge: bound to 127.0.0.1 in compose (a UI, gRPC beside httpd)."""
         return bool(self.workload.ports) and self.node.tier != "edge"
+
+    @property
+    def published(self) -> bool:
+        """The edge: its ports are published by the deployment too."""
+        return bool(self.workload.ports) and not self.local_only
 
     @property
     def replicas(self) -> int:

@@ -31,6 +31,22 @@ def load_balancer(algorithm: str | None, report: Report, edge: str) -> dict[str,
     return {"simple": "ROUND_ROBIN"}
 
 
+def _http_route(host: str, port: int | None, by_port: bool,
+                health: dict[str, Any]) -> dict[str, Any]:
+    """One `http` route of an upstream's VirtualService, retried on connection failures.
+
+    A route naming a destination port sends everything it matches there: with HTTP and
+    gRPC ports on one host, each route matches its own port, or gRPC would reach HTTP's.
+    """
+    route: dict[str, Any] = {"destination": {"host": host}}
+    if port:
+        route["destination"]["port"] = {"number": port}
+    return {**({"match": [{"port": port}]} if by_port else {}),
+            "route": [route],
+            "retries": {"attempts": int(health.get("retries", 2)) + 1, "perTryTimeout": "5s",
+                        "retryOn": "connect-failure,refused-stream,unavailable,reset,503"}}
+
+
 def istio_objects(architecture: Architecture, manifests: Manifests,
                   report: Report) -> list[dict[str, Any]]:
     """The Istio resources for the exported manifests."""
@@ -70,25 +86,21 @@ def istio_objects(architecture: Architecture, manifests: Manifests,
     ]
     report.mapped(edge.name, "ports.https", "Istio Gateway (TLS PASSTHROUGH to the edge, which "
                   "terminates TLS with its own pair, as in compose)")
-    for upstream in sorted({e.target for e in architecture.edges
-                            if e.source == edge.node.id and e.protocol.upper().startswith("HTTP")}):
+    # HTTP and gRPC (HTTP/2) upstreams of the edge: their routes are the sidecars' `http` routes.
+    proxied = [e for e in architecture.edges if e.source == edge.node.id
+               and e.protocol.upper().startswith(("HTTP", "GRPC"))]
+    for upstream in sorted({e.target for e in proxied}):
         for unit in (u for u in manifests.units if u.node.id == upstream and u.kind != "Job"):
-            port = next((e.port for e in architecture.edges
-                         if e.source == edge.node.id and e.target == upstream), None)
+            ports: list[int | None] = [*sorted({e.port for e in proxied
+                                                if e.target == upstream and e.port})]
             balancing = load_balancer(algorithm, report, edge.name)
             for host_name in [unit.name, *(unit.instance_names if unit.grouped else [])]:
-                route: dict[str, Any] = {"destination": {"host": host_name}}
-                if port:
-                    route["destination"]["port"] = {"number": port}
                 objects.append({
                     "apiVersion": NETWORKING, "kind": "VirtualService",
                     "metadata": metadata(host_name, project),
-                    "spec": {"hosts": [host_name], "http": [{
-                        "route": [route],
-                        "retries": {"attempts": int(health.get("retries", 2)) + 1,
-                                    "perTryTimeout": "5s",
-                                    "retryOn": "connect-failure,refused-stream,unavailable,"
-                                               "reset,503"}}]}})
+                    "spec": {"hosts": [host_name], "http": [
+                        _http_route(host_name, port, len(ports) > 1, health)
+                        for port in ports or [None]]}})
                 objects.append({
                     "apiVersion": NETWORKING, "kind": "DestinationRule",
                     "metadata": metadata(host_name, project),

@@ -40,7 +40,10 @@ class Manifests:
 
 def _service(project: str, name: str, unit: Unit, *, headless: bool,
              not_ready: bool = False) -> dict[str, Any]:
-    ports = [{"name": p.name[:15], "port": p.container, "targetPort": p.container}
+    ports = [{"name": p.name[:15], "port": p.container, "targetPort": p.container,
+              # Istio (and other meshes) pick the protocol by name prefix or appProtocol:
+              # gRPC is HTTP/2, which a port taken for HTTP/1.1 or plain TCP would not carry.
+              **({"appProtocol": "grpc"} if p.name == "grpc" else {})}
              for p in unit.node.ports]
     spec: dict[str, Any] = {"selector": selector(project, unit), "ports": ports}
     if headless:
@@ -95,6 +98,19 @@ def build(architecture: Architecture, files: ProjectFiles, report: Report) -> Ma
                  "config.yaml": _config_maps(project, writer.settings, files), **out.files}
     if out.edge is not None:
         out.add("ingress.yaml", _ingress(project, out.edge))
+        context = architecture.context["edge"]
+        packages = [b["package"] for b in context.get("grpc") or []]
+        if packages:
+            # A proxy or load balancer (one app) also routes gRPC's own health and reflection
+            # services (`/grpc.`); a gateway cannot tell whose they are.
+            packages += [] if context.get("role") == "gateway" else ["grpc"]
+            out.add("ingress.yaml", _grpc_ingress(project, out.edge, packages))
+            report.changed(out.edge.name, "ingress.grpc", f"a second Ingress ({project}-grpc) "
+                           "routes the gRPC path prefixes (" + ", ".join(
+                               f"/{p}." for p in packages) + ") to the same HTTPS "
+                           "port with backend-protocol GRPCS: ingress-nginx speaks HTTP/1.1 to "
+                           "an HTTPS backend, which gRPC cannot ride; the edge routes them on "
+                           "to the gRPC ports as in compose")
         for unit in units:
             trusted = dict(unit.workload.environment).get("APP_TRUSTED_PROXIES")
             if trusted == out.edge.name:
@@ -208,6 +224,20 @@ def _ingress(project: str, edge: Unit) -> dict[str, Any]:
                 "backend": {"service": {"name": edge.name, "port": {"name": https.name}}}}]}}],
         },
     }
+
+
+def _grpc_ingress(project: str, edge: Unit, packages: list[str]) -> dict[str, Any]:
+    """The gRPC paths (`/<package>.<Service>/<Method>`, `/grpc.health…`) to the edge over HTTP/2."""
+    ingress = _ingress(project, edge)
+    ingress["metadata"] = {**metadata(f"{project}-grpc", project), "annotations": {
+        "nginx.ingress.kubernetes.io/backend-protocol": "GRPCS"}}
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    # A Prefix path matches whole segments (`/shop` never matches `/shop.Items/Get`):
+    # ImplementationSpecific is ingress-nginx's plain location prefix.
+    rule["http"]["paths"] = [{**path, "path": f"/{package}.", "pathType": "ImplementationSpecific"}
+                             for package in packages]
+    return ingress
 
 
 def _network_policies(architecture: Architecture, units: list[Unit], edge: Unit | None,

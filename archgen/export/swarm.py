@@ -109,10 +109,12 @@ class StackWriter:
                                 "pushed to a registry the nodes pull from")
         service.update(self._process(unit))
         if unit.local_only:
-            # Swarm has no bind address: publishing would open the UI on every interface.
-            self.report.changed(name, "ports", f"not published: compose bound it to "
-                                f"{w.ports[0].bind} only and swarm cannot; reach it through an "
-                                "SSH tunnel to a node or a container on the stack's network")
+            # Swarm has no bind address: publishing would open a UI, or the app's gRPC
+            # (unencrypted, beside an httpd edge), on every interface.
+            self.report.changed(name, "ports", f"not published: compose bound "
+                                f"{', '.join(p.name for p in w.ports)} to {w.ports[0].bind} only "
+                                "and swarm cannot; reach it through an SSH tunnel to a node or "
+                                "a container on the stack's network")
         elif w.ports:
             service["ports"] = [{"target": p.container, "published": p.published,
                                  "protocol": "tcp", "mode": "host"} for p in w.ports]
@@ -264,7 +266,7 @@ class StackWriter:
         name = unit.name
         # Stateful tasks keep their data in a node-local volume and two of them must never
         # share it; the edge's host-mode ports cannot be bound twice on one node.
-        start_first = not w.stateful and not w.ports and not w.job
+        start_first = not w.stateful and not unit.published and not w.job
         order = "start-first" if start_first else "stop-first"
         deploy: dict[str, Any] = {
             "mode": "replicated", "replicas": unit.replicas, "endpoint_mode": "dnsrr",
@@ -280,7 +282,7 @@ class StackWriter:
             self.report.changed(name, "placement", "pinned to manager nodes: its volume is "
                                 "local to a node, and a task moved elsewhere would start empty "
                                 "(use a volume driver with shared storage to lift this)")
-        elif w.ports:
+        elif unit.published:
             deploy["placement"] = {"max_replicas_per_node": 1}
         else:
             deploy["placement"] = {"preferences": [{"spread": "node.id"}]}
@@ -294,6 +296,25 @@ class StackWriter:
         self.report.changed(name, "endpoint_mode", "dnsrr: the name resolves to every task; no "
                             "virtual IP or routing mesh (they need IPVS, missing on many kernels)")
         return deploy
+
+
+def _templated(text: str, pattern: re.Pattern[str], name: str, slots: int) -> str:
+    """Each backend's `server` lines of one unit (matched by `pattern`) → one `server-template`.
+
+    One per port: the HTTP servers and the gRPC ones (`proto h2`, options the template
+    keeps) each get theirs; per-server weights cannot be kept.
+    """
+    done: set[str] = set()
+
+    def line(found: re.Match[str]) -> str:
+        indent, _, port, options = found.groups()
+        if port in done:
+            return ""
+        done.add(port)
+        options = re.sub(r"\s+weight \d+", "", options)
+        return f"{indent}server-template {name}- 1-{slots} {name}:{port}{options}\n"
+
+    return pattern.sub(line, text)
 
 
 def _adapt_haproxy(architecture: Architecture, stack: Stack, units: list[Unit],
@@ -310,16 +331,12 @@ def _adapt_haproxy(architecture: Architecture, stack: Stack, units: list[Unit],
         if not unit.grouped:
             continue
         pattern = re.compile(rf"^(\s*)server ({'|'.join(map(re.escape, unit.instance_names))}) "
-                             rf"\2:(\d+)[^\n]*\n", re.MULTILINE)
-        found = list(pattern.finditer(text))
-        if not found:
+                             rf"\2:(\d+)([^\n]*)\n", re.MULTILINE)
+        if not pattern.search(text):
             continue
-        indent, _, port = found[0].groups()
         slots = max(MIN_TEMPLATE_SLOTS, unit.replicas * 3)
-        line = f"{indent}server-template {unit.name}- 1-{slots} {unit.name}:{port}\n"
-        text = text[:found[0].start()] + line + pattern.sub("", text[found[0].start():])
-        edge_unit = next((u.name for u in units if u.workload.ports
-                          and not u.local_only), str(edge["dir"]))
+        text = _templated(text, pattern, unit.name, slots)
+        edge_unit = next((u.name for u in units if u.published), str(edge["dir"]))
         report.changed(edge_unit, f"volumes../{edge['dir']}/{edge['config_file']}",
                        f"servers {', '.join(unit.instance_names)} → server-template {unit.name}- "
                        f"with {slots} slots filled from DNS, so scaling needs no new config "

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from archgen.model.graph import Edge, Port
 from archgen.model.workload import PublishedPort, Workload
 
 GRPC_PORT = 50051
 PROTO = "proto/app.proto"
 # Edge kinds that carry HTTP/2 to a backend (gRPC through the edge); others publish the port.
 HTTP2_EDGES = frozenset({"nginx", "envoy", "haproxy"})
+LOOPBACK = "127.0.0.1"  # where the port is published when the edge cannot carry gRPC
 
 
 def grpc_context(project: str, api: list[str], service: str | None = None) -> dict[str, Any] | None:
@@ -47,4 +49,28 @@ def grpc_published(workload: Workload, app: dict[str, Any], edge_kind: str) -> W
     if not grpc or edge_kind in HTTP2_EDGES:
         return workload
     return replace(workload, ports=(*workload.ports,
-                                    PublishedPort("grpc", grpc["port"], grpc["port"], "127.0.0.1")))
+                                    PublishedPort("grpc", grpc["port"], grpc["port"], LOOPBACK)))
+
+
+def grpc_graph(edge: str, edge_kind: str, apps: dict[str, dict[str, Any] | None], *,
+               published: bool = False) -> tuple[dict[str, tuple[Port, ...]], tuple[Edge, ...]]:
+    """The gRPC part of the graph: each gRPC node's port, and the edge's gRPC edges to them.
+
+    `apps` maps a node id to its `grpc` context (None without gRPC). Where the edge carries
+    HTTP/2 it routes to the port (an Edge labelled gRPC); behind httpd the mvc app publishes
+    it on 127.0.0.1 (`grpc_published`, `published=True`) and the port says so; elsewhere the
+    port stays unpublished.
+    """
+    carried = edge_kind in HTTP2_EDGES
+    ports: dict[str, tuple[Port, ...]] = {}
+    edges: list[Edge] = []
+    for node, grpc in apps.items():
+        if not grpc:
+            continue
+        port = int(grpc["port"])
+        ports[node] = ((Port("grpc", port, port, LOOPBACK),) if published and not carried
+                       else (Port("grpc", port),))
+        if carried:
+            edges.append(Edge(edge, node, "gRPC", port))
+    return ports, tuple(edges)
+

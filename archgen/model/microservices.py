@@ -7,7 +7,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG
-from archgen.model._grpc import grpc_backends, grpc_context
+from archgen.model._grpc import grpc_backends, grpc_context, grpc_graph
 from archgen.model._services import (
     ORCHESTRATOR,
     bus_workload,
@@ -140,9 +140,12 @@ def resolve_microservices(spec: dict[str, Any]) -> Architecture:
         app["store"] = {"engine": engine, "service": database["service"]}
         contexts.append(app)
         label = "saga orchestrator" if service is None else owner
+        grpc_ports, grpc_edges = grpc_graph("gateway", gateway["kind"], {owner: app.get("grpc")})
         nodes.append(Node(owner, "python", "service", "application", label,
-                          CATALOG["python"].image, (Port("http", APP_PORT),)))
+                          CATALOG["python"].image, (Port("http", APP_PORT),
+                                                    *grpc_ports.get(owner, ()))))
         edges.append(Edge("gateway", owner, "HTTP", APP_PORT))
+        edges += grpc_edges
         if has_bus:
             edges.append(Edge(owner, "bus", bus_entry.protocol, bus_entry.main_port))
         if engine != "none":

@@ -7,7 +7,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG, app_password, app_url, server_environment
-from archgen.model._grpc import grpc_backends, grpc_published
+from archgen.model._grpc import grpc_backends, grpc_graph, grpc_published
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -77,11 +77,13 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
         redis_workload(cache["service"]),
     )
     entry = CATALOG[proxy["kind"]]
+    grpc_ports, grpc_edges = grpc_graph("proxy", proxy["kind"], {"app": app.get("grpc")},
+                                        published=True)
     nodes = (
         Node("proxy", proxy["kind"], "proxy", "edge", f"{proxy['kind']} reverse proxy",
              entry.image, edge_ports(proxy, entry)),
         Node("app", "python", "app", "application", "app (FastAPI)", app["image"],
-             (Port("http", APP_PORT),)),
+             (Port("http", APP_PORT), *grpc_ports.get("app", ()))),
         Node("db", engine, "database", "data", engine, CATALOG[engine].image,
              catalog_ports(engine)),
         Node("redis", "redis", "cache", "data", "redis", CATALOG["redis"].image,
@@ -89,6 +91,7 @@ def resolve_mvc(spec: dict[str, Any]) -> Architecture:
     )
     edges = (
         Edge("proxy", "app", "HTTP", APP_PORT),
+        *grpc_edges,
         Edge("app", "db", CATALOG[engine].protocol, database["port"]),
         Edge("app", "redis", "RESP", cache["port"]),
     )

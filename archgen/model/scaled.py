@@ -7,7 +7,7 @@ from typing import Any
 
 from archgen import __version__
 from archgen.catalog import CATALOG, app_password, app_url, server_environment
-from archgen.model._grpc import grpc_backends
+from archgen.model._grpc import grpc_backends, grpc_graph
 from archgen.model.common import (
     APP_PORT,
     BACKEND,
@@ -274,18 +274,20 @@ def resolve_scaled(spec: dict[str, Any]) -> Architecture:
     db_entry = CATALOG[engine]
     db_ports = catalog_ports(engine)
     redis_ports = catalog_ports("redis")
+    grpc_ports, grpc_edges = grpc_graph("lb", balancer["kind"], {"app": app.get("grpc")})
     nodes: list[Node] = [
         Node("lb", balancer["kind"], "load_balancer", "edge",
              f"{balancer['kind']} load balancer ({balancer['algorithm']})", entry.image,
              edge_ports(balancer, entry)),
         Node("app", "python", "app", "application", f"app ×{app['replicas']}", app["image"],
-             (Port("http", APP_PORT),), replicas=app["replicas"]),
+             (Port("http", APP_PORT), *grpc_ports.get("app", ())), replicas=app["replicas"]),
         Node("db", engine, "database", "data", db_label, db_entry.image, db_ports,
              replicas=members, group="replica set" if engine == "mongodb"
              else "replication" if members > 1 else None),
     ]
     edges = [
         Edge("lb", "app", "HTTP", APP_PORT),
+        *grpc_edges,
         Edge("app", "db", db_entry.protocol, database["port"]),
         Edge("app", "redis", "RESP", cache["port"]),
     ]
