@@ -148,8 +148,9 @@ def _edge_spec(architecture: str, kind: str) -> dict[str, Any]:
     if architecture == "mvc":
         return mvc_spec(proxy={"kind": kind}, auth={"provider": "keycloak"})
     return {"name": "shop", "architecture": "scaled", "load_balancer": {"kind": kind},
-            "auth": {"provider": "keycloak"}, "app": {"replicas": 2, "entities": [
-                {"name": "product", "fields": {"title": "str"}}]},
+            "auth": {"provider": "keycloak"}, "app": {"replicas": 2, "api": ["rest", "grpc"],
+                                                      "entities": [{"name": "product",
+                                                                    "fields": {"title": "str"}}]},
             "database": {"engine": "postgres", "replicas": 2}, "cache": {"sentinel": False}}
 
 
