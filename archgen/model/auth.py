@@ -50,7 +50,11 @@ ROLE_SERVICES = ("service", "orchestrator")
 
 
 def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
-    """`architecture` plus Keycloak when `spec["auth"]` asks for it (microservices, mvc)."""
+    """`architecture` plus Keycloak when `spec["auth"]` asks for it (every architecture).
+
+    Every app workload of the node (each replica in scaled) gets the same token settings;
+    whatever the edge's kind, its config label changes with `auth_route`, so `up` recreates it.
+    """
     block = spec.get("auth")
     if not isinstance(block, dict):
         return architecture

@@ -122,15 +122,6 @@ class _Checker:
                 if style not in ("rest", "graphql", "grpc"):
                     self.add(("app", "api", i), f"the {style} API style is not available yet for "
                              f"the {architecture} architecture", "use api: [rest, graphql, grpc]")
-        proxy = self.data.get("proxy")
-        kind = proxy.get("kind", "nginx") if isinstance(proxy, dict) else "nginx"
-        if "auth" in self.data and architecture == "scaled":
-            self.add(("auth",), "auth (Keycloak) is not available yet for the scaled "
-                     "architecture", "use the mvc or microservices architecture", key=True)
-        elif "auth" in self.data and architecture == "mvc" and kind != "nginx":
-            self.add(("auth",), f"auth behind the {kind} proxy is not available yet",
-                     "use proxy: {kind: nginx} (Keycloak under /auth/ is routed by nginx)",
-                     key=True)
         tools = self.data.get("observability")
         listed: list[Any] = tools if isinstance(tools, list) else []
         for i, tool in enumerate(listed):

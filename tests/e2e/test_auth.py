@@ -1,10 +1,12 @@
-"""End to end on a real engine: Keycloak (`auth`) in front of a microservices stack.
+"""End to end on a real engine: Keycloak (`auth`) behind each kind of edge.
 
-One stack: an Envoy gateway, two services (orders on PostgreSQL, payments in memory), a
-saga over RabbitMQ, Keycloak with its own PostgreSQL. Tokens come from the real Keycloak
-(the stand-in image) through the gateway's `/auth/`; the services check them. A user
-holding only `orders:read` is created through Keycloak's admin API (the bootstrap admin's
-password from the project's secrets/ folder), so the realm file holds no test-only user.
+Four stacks, one per module fixture: microservices behind an Envoy gateway (two services,
+orders on PostgreSQL, payments in memory, a saga over RabbitMQ), mvc behind nginx, scaled
+with HAProxy over two replicas, mvc behind httpd; each with Keycloak on its own PostgreSQL.
+Tokens come from the real Keycloak (the stand-in image) through the edge's `/auth/`; the
+services check them. Users holding one role (`orders:read`, `products:read`) or none are
+created through Keycloak's admin API (the bootstrap admin's password from the project's
+secrets/ folder), so the realm file holds no test-only user.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,20 +94,20 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="module")
-def stack(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    kinds = ["envoy", "rabbitmq", "postgres", "python", "keycloak"]
-    require_images(docker_client, [CATALOG[k].image for k in kinds])
-    name = f"e2e-auth-{secrets.token_hex(3)}"
+def _started(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, prefix: str,
+             spec: Callable[[str], dict[str, Any]], edge: str, kinds: list[str]) -> Iterator[Stack]:
+    """Render `spec(name)` under a fresh e2e name, bring it up, yield it, take it down."""
+    require_images(docker_client, [CATALOG[k].image for k in [*kinds, "python", "keycloak"]])
+    name = f"{prefix}-{secrets.token_hex(3)}"
     root = tmp_path_factory.mktemp(name)
-    spec = root / "archgen.yaml"
-    data = _spec(name)
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    spec_file = root / "archgen.yaml"
+    data = spec(name)
+    spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
     project = root / name
-    archgen("new", spec, "-o", project)
+    archgen("new", spec_file, "-o", project)
     env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
                if "=" in line and not line.startswith("#"))
-    https_port = int(data["gateway"]["https_port"])
+    https_port = int(data[edge]["https_port"])
     client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30)
     try:
         archgen("up", "--wait", "--timeout", "1200", cwd=project, timeout=1500)
@@ -113,6 +115,33 @@ def stack(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         client.close()
         archgen("down", "--volumes", cwd=project, check=False, timeout=300)
+
+
+def _user_with_role(stack: Stack, username: str, role: str) -> str:
+    """A token of a user created through the admin API holding `role` only (none: "")."""
+    admin = stack.token("admin", stack.secret("keycloak_admin_password"), realm="master",
+                        client_id="admin-cli")
+    api = f"/auth/admin/realms/{REALM}"
+    password = secrets.token_urlsafe(16)
+    created = stack.client.post(f"{api}/users", headers=_bearer(admin), json={
+        "username": username, "enabled": True, "emailVerified": True, "firstName": "Test",
+        "lastName": username.capitalize(), "email": f"{username}@example.com",
+        "credentials": [{"type": "password", "value": password, "temporary": False}]})
+    assert created.status_code == 201, created.text
+    user_id = created.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    if role:
+        found = stack.client.get(f"{api}/roles/{role}", headers=_bearer(admin))
+        assert found.status_code == 200, found.text
+        mapped = stack.client.post(f"{api}/users/{user_id}/role-mappings/realm",
+                                   headers=_bearer(admin), json=[found.json()])
+        assert mapped.status_code == 204, mapped.text
+    return stack.token(username, password)
+
+
+@pytest.fixture(scope="module")
+def stack(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started(docker_client, tmp_path_factory, "e2e-auth", _spec, "gateway",
+                        ["envoy", "rabbitmq", "postgres"])
 
 
 @pytest.fixture(scope="module")
@@ -123,22 +152,7 @@ def demo(stack: Stack) -> str:
 @pytest.fixture(scope="module")
 def reader(stack: Stack) -> str:
     """A token of a user created through the admin API, holding `orders:read` only."""
-    admin = stack.token("admin", stack.secret("keycloak_admin_password"), realm="master",
-                        client_id="admin-cli")
-    api = f"/auth/admin/realms/{REALM}"
-    password = secrets.token_urlsafe(16)
-    created = stack.client.post(f"{api}/users", headers=_bearer(admin), json={
-        "username": "reader", "enabled": True, "emailVerified": True, "firstName": "Read",
-        "lastName": "Only", "email": "reader@example.com",
-        "credentials": [{"type": "password", "value": password, "temporary": False}]})
-    assert created.status_code == 201, created.text
-    user_id = created.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
-    role = stack.client.get(f"{api}/roles/orders:read", headers=_bearer(admin))
-    assert role.status_code == 200, role.text
-    mapped = stack.client.post(f"{api}/users/{user_id}/role-mappings/realm",
-                               headers=_bearer(admin), json=[role.json()])
-    assert mapped.status_code == 204, mapped.text
-    return stack.token("reader", password)
+    return _user_with_role(stack, "reader", "orders:read")
 
 
 def test_the_token_endpoint_is_on_the_gateway_and_the_issuer_is_public(
@@ -204,10 +218,10 @@ def test_a_saga_started_with_a_token_completes(stack: Stack, demo: str) -> None:
 
 # -- mvc: the app behind nginx, a role per entity ------------------------------------------------
 
-def _mvc_spec(name: str) -> dict[str, Any]:
+def _mvc_spec(name: str, kind: str = "nginx") -> dict[str, Any]:
     return {
         "name": name, "architecture": "mvc",
-        "proxy": {"kind": "nginx", "http_port": _free_port(), "https_port": _free_port()},
+        "proxy": {"kind": kind, "http_port": _free_port(), "https_port": _free_port()},
         "auth": {"provider": "keycloak", "realm": REALM},
         "database": {"engine": "postgres"},
         "app": {"entities": [{"name": "product", "fields": {"title": "str", "price": "float"}},
@@ -217,25 +231,8 @@ def _mvc_spec(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def mvc(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    kinds = ["nginx", "postgres", "redis", "python", "keycloak"]
-    require_images(docker_client, [CATALOG[k].image for k in kinds])
-    name = f"e2e-auth-mvc-{secrets.token_hex(3)}"
-    root = tmp_path_factory.mktemp(name)
-    spec = root / "archgen.yaml"
-    data = _mvc_spec(name)
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
-    project = root / name
-    archgen("new", spec, "-o", project)
-    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
-               if "=" in line and not line.startswith("#"))
-    https_port = int(data["proxy"]["https_port"])
-    client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30)
-    try:
-        archgen("up", "--wait", "--timeout", "1200", cwd=project, timeout=1500)
-        yield Stack(name, project, client, env, https_port)
-    finally:
-        client.close()
-        archgen("down", "--volumes", cwd=project, check=False, timeout=300)
+    yield from _started(docker_client, tmp_path_factory, "e2e-auth-mvc", _mvc_spec, "proxy",
+                        ["nginx", "postgres", "redis"])
 
 
 def test_mvc_401_403_200_through_nginx(mvc: Stack) -> None:
@@ -249,21 +246,121 @@ def test_mvc_401_403_200_through_nginx(mvc: Stack) -> None:
     listed = mvc.client.get("/api/products", headers=_bearer(demo))
     assert listed.status_code == 200 and listed.json()["total"] >= 1
     # A user with products:read only: reads products, may not write them nor read reviews.
-    admin = mvc.token("admin", mvc.secret("keycloak_admin_password"), realm="master",
-                      client_id="admin-cli")
-    api = f"/auth/admin/realms/{REALM}"
-    password = secrets.token_urlsafe(16)
-    made = mvc.client.post(f"{api}/users", headers=_bearer(admin), json={
-        "username": "viewer", "enabled": True, "emailVerified": True, "firstName": "V",
-        "lastName": "Iewer", "email": "viewer@example.com",
-        "credentials": [{"type": "password", "value": password, "temporary": False}]})
-    assert made.status_code == 201, made.text
-    user_id = made.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
-    role = mvc.client.get(f"{api}/roles/products:read", headers=_bearer(admin)).json()
-    assert mvc.client.post(f"{api}/users/{user_id}/role-mappings/realm", headers=_bearer(admin),
-                           json=[role]).status_code == 204
-    viewer = _bearer(mvc.token("viewer", password))
+    viewer = _bearer(_user_with_role(mvc, "viewer", "products:read"))
     assert mvc.client.get("/api/products", headers=viewer).status_code == 200
     assert mvc.client.post("/api/products", headers=viewer,
                            json={"title": "x", "price": 1.0}).status_code == 403
     assert mvc.client.get("/api/reviews", headers=viewer).status_code == 403
+
+
+# -- scaled (HAProxy over two replicas) and mvc behind httpd: the /auth/ route of each edge --------
+
+FORGED = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+          "X-Forwarded-For": "203.0.113.9"}
+
+
+def _scaled_spec(name: str) -> dict[str, Any]:
+    return {
+        "name": name, "architecture": "scaled",
+        "load_balancer": {"kind": "haproxy", "http_port": _free_port(), "https_port": _free_port()},
+        "auth": {"provider": "keycloak", "realm": REALM},
+        "app": {"replicas": 2, "entities": _mvc_spec(name)["app"]["entities"]},
+        "database": {"engine": "postgres", "replicas": 1},
+        "cache": {"sentinel": False},
+    }
+
+
+@pytest.fixture(scope="module")
+def scaled(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started(docker_client, tmp_path_factory, "e2e-auth-lb", _scaled_spec,
+                        "load_balancer", ["haproxy", "postgres", "redis"])
+
+
+@pytest.fixture(scope="module")
+def httpd(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from _started(docker_client, tmp_path_factory, "e2e-auth-httpd",
+                        lambda name: _mvc_spec(name, "httpd"), "proxy", ["httpd", "postgres", "redis"])
+
+
+def _roles_are_enforced(stack: Stack) -> set[str]:
+    """No token → 401, a token without the role → 403, with it → 200; the replicas that answered."""
+    served: set[str] = set()
+    for _ in range(4):
+        refused = stack.client.get("/api/products")
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        served.add(refused.headers["x-served-by"])
+    demo = stack.token("demo", stack.env["AUTH_DEMO_PASSWORD"])
+    created = stack.client.post("/api/products", headers=_bearer(demo),
+                                json={"title": "lamp", "price": 9.5})
+    assert created.status_code == 201, created.text
+    viewer = _bearer(_user_with_role(stack, "viewer", "products:read"))
+    for _ in range(4):
+        listed = stack.client.get("/api/products", headers=viewer)
+        assert listed.status_code == 200 and listed.json()["total"] >= 1, listed.text
+        served.add(listed.headers["x-served-by"])
+        forbidden = stack.client.get("/api/reviews", headers=viewer)
+        assert forbidden.status_code == 403, forbidden.text
+        assert "reviews:read" in forbidden.json()["detail"]
+        served.add(forbidden.headers["x-served-by"])
+    written = stack.client.post("/api/products", headers=viewer, json={"title": "x", "price": 1.0})
+    assert written.status_code == 403, written.text
+    nobody = _bearer(_user_with_role(stack, "nobody", ""))
+    assert stack.client.get("/api/products", headers=nobody).status_code == 403
+    return served
+
+
+def _forged_forwarded_headers_change_nothing(stack: Stack) -> None:
+    """The edge replaces X-Forwarded-*: the issuer stays the public URL, the session's address real."""
+    discovery = stack.client.get(f"/auth/realms/{REALM}/.well-known/openid-configuration",
+                                 headers=FORGED)
+    assert discovery.status_code == 200, discovery.text
+    assert discovery.json()["issuer"] == stack.issuer
+    assert "evil.example" not in discovery.text
+    response = stack.client.post(
+        f"/auth/realms/{REALM}/protocol/openid-connect/token", headers=FORGED,
+        data={"grant_type": "password", "client_id": f"{stack.name}-cli", "username": "demo",
+              "password": stack.env["AUTH_DEMO_PASSWORD"]})
+    assert response.status_code == 200, response.text
+    assert _claims(response.json()["access_token"])["iss"] == stack.issuer
+    # Keycloak records the client address it believed (from X-Forwarded-For) on the session.
+    admin = _bearer(stack.token("admin", stack.secret("keycloak_admin_password"), realm="master",
+                                client_id="admin-cli"))
+    api = f"/auth/admin/realms/{REALM}"
+    (user,) = stack.client.get(f"{api}/users", params={"username": "demo", "exact": "true"},
+                               headers=admin).json()
+    sessions = stack.client.get(f"{api}/users/{user['id']}/sessions", headers=admin).json()
+    addresses = {s["ipAddress"] for s in sessions}
+    assert addresses and FORGED["X-Forwarded-For"] not in addresses, addresses
+
+
+def _keycloak_keeps_its_own_framing_policy(stack: Stack) -> None:
+    app = stack.client.get("/healthz")
+    assert app.headers["x-frame-options"] == "DENY"
+    keycloak = stack.client.get(f"/auth/realms/{REALM}/.well-known/openid-configuration")
+    assert keycloak.headers.get("x-frame-options") != "DENY"
+    for response in (app, keycloak):
+        assert response.headers["strict-transport-security"].startswith("max-age=")
+        assert response.headers["x-request-id"]
+
+
+def test_scaled_behind_haproxy_every_replica_checks_tokens(scaled: Stack) -> None:
+    demo = scaled.token("demo", scaled.env["AUTH_DEMO_PASSWORD"])
+    assert _claims(demo)["iss"] == scaled.issuer
+    assert _roles_are_enforced(scaled) == {"app-1", "app-2"}
+
+
+def test_scaled_behind_haproxy_forwarded_headers_are_the_edges(scaled: Stack) -> None:
+    _forged_forwarded_headers_change_nothing(scaled)
+    _keycloak_keeps_its_own_framing_policy(scaled)
+
+
+def test_mvc_behind_httpd_checks_tokens(httpd: Stack) -> None:
+    demo = httpd.token("demo", httpd.env["AUTH_DEMO_PASSWORD"])
+    assert _claims(demo)["iss"] == httpd.issuer
+    assert len(_roles_are_enforced(httpd)) == 1  # the one app container (its hostname)
+
+
+def test_mvc_behind_httpd_forwarded_headers_are_the_edges(httpd: Stack) -> None:
+    _forged_forwarded_headers_change_nothing(httpd)
+    _keycloak_keeps_its_own_framing_policy(httpd)

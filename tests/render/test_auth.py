@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from archgen.errors import ArchgenError
 from archgen.model import resolve_data
 from archgen.render import Renderer
 from archgen.spec import spec_from_data
-from tests.helpers import unavailable
+from tests.helpers import mvc_spec
+from tests.render import test_gateway_configs as gateways
+from tests.render.test_grpc_edges import _check, edge_for_this_host
+from tests.render.test_proxy_configs import CONFIG_FILE, _require_binary
 
 
 def _spec(gateway: str = "envoy", **auth: Any) -> dict[str, Any]:
@@ -141,46 +143,129 @@ def test_mvc_behind_nginx_has_a_role_per_entity(tmp_path: Path) -> None:
         "https://127.0.0.1:8443/auth/realms/store")
 
 
-@pytest.mark.parametrize("proxy", ["httpd", "envoy", "haproxy"])
-def test_mvc_behind_other_proxies_is_refused_for_now(proxy: str) -> None:
-    data: dict[str, Any] = {"name": "shop", "architecture": "mvc", "proxy": {"kind": proxy},
-                            "auth": {"provider": "keycloak"}}
-    with pytest.raises(ArchgenError, match="not available yet"):
-        spec_from_data(data)
+def _edge_spec(architecture: str, kind: str) -> dict[str, Any]:
+    """A small project with auth whose edge is `kind`: mvc's proxy, scaled's load balancer."""
+    if architecture == "microservices":
+        return _spec(kind)
+    if architecture == "mvc":
+        return mvc_spec(proxy={"kind": kind}, auth={"provider": "keycloak"})
+    return {"name": "shop", "architecture": "scaled", "load_balancer": {"kind": kind},
+            "auth": {"provider": "keycloak"}, "app": {"replicas": 2, "api": ["rest", "grpc"],
+                                                      "entities": [{"name": "product",
+                                                                    "fields": {"title": "str"}}]},
+            "database": {"engine": "postgres", "replicas": 2}, "cache": {"sentinel": False}}
 
 
-def test_scaled_is_refused_for_now() -> None:
-    data: dict[str, Any] = {"name": "shop", "architecture": "scaled",
-                            "auth": {"provider": "keycloak"}}
-    with pytest.raises(ArchgenError, match="auth"):
-        spec_from_data(data)
-
-
-@pytest.mark.parametrize("architecture,kind", [("microservices", "nginx"),
-                                               ("microservices", "envoy"), ("mvc", "nginx")])
-def test_the_real_binary_accepts_the_edge_config_with_auth(architecture: str, kind: str,
-                                                           tmp_path: Path) -> None:
-    import shutil
-    import subprocess
-
-    binary = shutil.which(kind)
-    if binary is None:
-        unavailable(f"{kind} is not installed here")
-    data: dict[str, Any] = (_spec(kind) if architecture == "microservices" else
-                            {"name": "store", "architecture": "mvc",
-                             "auth": {"provider": "keycloak"}})
-    project = tmp_path / "p"
-    Renderer(spec_from_data(data), project).write()
-    folder = project / ("gateway" if architecture == "microservices" else "proxy")
-    config = folder / ("envoy.yaml" if kind == "envoy" else "nginx.conf")
-    text = config.read_text().replace("/etc/archgen/tls/", f"{folder}/tls/")
-    assert "/auth/" in text
-    copy = tmp_path / config.name
-    copy.write_text(text)
+def _edge_routes_auth(kind: str, text: str) -> None:
+    """`/auth/` goes to keycloak:8080 with its path, X-Forwarded-* replaced, Keycloak's framing kept."""
     if kind == "nginx":
-        command = [binary, "-t", "-c", str(copy), "-g", f"pid {tmp_path}/nginx.pid;"]
+        block = text.split("location /auth/ {", 1)[1].split("\n        }", 1)[0]
+        assert "set $archgen_keycloak keycloak:8080;" in block
+        assert "proxy_pass http://$archgen_keycloak;" in block  # no URI part: the path is kept
+        for header in ("X-Forwarded-For $remote_addr;", "X-Forwarded-Proto https;",
+                       "X-Forwarded-Host $http_host;", "X-Request-ID $archgen_request_id;"):
+            assert f"proxy_set_header {header}" in block
+        assert "proxy_add_x_forwarded_for" not in text
+        # add_header in the location replaces the server's: no X-Frame-Options DENY there.
+        assert "X-Frame-Options" not in block and "Strict-Transport-Security" in block
+    elif kind == "httpd":
+        auth = text.index('ProxyPass "/auth/" "http://keycloak:8080/auth/"')
+        assert auth < text.index('ProxyPass "/" "http://app:8000/"'), "matched before the app"
+        for line in ("RequestHeader unset X-Forwarded-For", "RequestHeader unset X-Forwarded-Host",
+                     'RequestHeader set X-Forwarded-Proto "https"'):
+            assert line in text
+        app_only = '"expr=%{REQUEST_URI} !~ m#^/auth/#"'
+        assert f'Header always set X-Frame-Options "DENY" {app_only}' in text
+        assert f"Header unset X-Frame-Options {app_only}" in text
+    elif kind == "haproxy":
+        for line in ("http-request set-header X-Forwarded-For %[src]",
+                     "http-request set-header X-Forwarded-Proto https",
+                     "http-request set-header X-Forwarded-Host %[req.hdr(host)]",
+                     "http-request set-var(txn.keycloak) bool(true) if { path_beg /auth/ }",
+                     "use_backend keycloak if { var(txn.keycloak) -m bool }",
+                     "X-Frame-Options DENY unless { var(txn.keycloak) -m bool }"):
+            assert line in text
+        assert "add-header X-Forwarded" not in text
+        backend = text.split("backend keycloak\n", 1)[1]
+        assert "server keycloak keycloak:8080 " in backend
     else:
-        command = [binary, "--mode", "validate", "-c", str(copy), "--log-level", "warn"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0 and "[warn" not in output, output
+        listener = next(listener for listener in yaml.safe_load(text)["static_resources"]["listeners"]
+                        if listener["name"] == "https")
+        manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        config = manager["route_config"]
+        added = {h["header"]["key"]: h for h in config["request_headers_to_add"]}
+        for key in ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"):
+            assert added[key]["append_action"] == "OVERWRITE_IF_EXISTS_OR_ADD"
+        assert manager["preserve_external_request_id"] is True
+        assert "x-frame-options" not in {h["header"]["key"] for h in config["response_headers_to_add"]}
+        routes = config["virtual_hosts"][0]["routes"]
+        (keycloak,) = [r for r in routes if r["match"].get("prefix") == "/auth/"]
+        assert keycloak["route"]["cluster"] == "keycloak" and "prefix_rewrite" not in keycloak["route"]
+        assert "response_headers_to_add" not in keycloak
+        for route in routes:
+            if route is not keycloak:
+                assert [h["header"] for h in route["response_headers_to_add"]] == [
+                    {"key": "x-frame-options", "value": "DENY"}], route
+        clusters = {c["name"]: c for c in yaml.safe_load(text)["static_resources"]["clusters"]}
+        (endpoint,) = clusters["keycloak"]["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        assert endpoint["endpoint"]["address"]["socket_address"] == {
+            "address": "keycloak", "port_value": 8080}
+
+
+EDGES = [("mvc", "nginx"), ("mvc", "httpd"), ("mvc", "envoy"), ("mvc", "haproxy"),
+         ("scaled", "nginx"), ("scaled", "envoy"), ("scaled", "haproxy"),
+         ("microservices", "nginx"), ("microservices", "envoy")]
+
+
+@pytest.mark.parametrize(("architecture", "kind"), EDGES)
+def test_every_edge_routes_auth_and_its_real_binary_accepts_it(architecture: str, kind: str,
+                                                                tmp_path: Path) -> None:
+    binary = _require_binary(kind)
+    project = tmp_path / "p"
+    Renderer(spec_from_data(_edge_spec(architecture, kind)), project).write()
+    folder = {"mvc": "proxy", "scaled": "lb", "microservices": "gateway"}[architecture]
+    text = (project / folder / CONFIG_FILE[kind]).read_text()
+    compose = yaml.safe_load((project / "compose.yaml").read_text())["services"]
+    assert "keycloak" in compose[folder]["depends_on"]
+    if architecture == "microservices":
+        assert "/auth/" in text  # the gateway's own route list: test_the_edge_routes_auth_to_keycloak
+        copy = gateways._for_this_host(kind, project, tmp_path, None)
+    else:
+        _edge_routes_auth(kind, text)
+        copy = edge_for_this_host(kind, architecture, project, tmp_path)
+    _check(kind, binary, copy, tmp_path)
+
+
+def test_the_edge_config_label_changes_with_auth() -> None:
+    """`up` recreates the edge when auth is added: its config label covers the /auth/ route."""
+    for architecture, kind in EDGES:
+        data = _edge_spec(architecture, kind)
+        with_auth = resolve_data(spec_from_data(data).data)
+        del data["auth"]
+        without = resolve_data(spec_from_data(data).data)
+        service = with_auth.context["edge"]["service"]
+
+        def label(architecture: Any, service: str = service) -> str:
+            (edge,) = [w for w in architecture.workloads if w.name == service]
+            return str(dict(edge.labels)["io.archgen.edge-config"])
+
+        assert label(with_auth) != label(without), (architecture, kind)
+
+
+def test_scaled_every_replica_checks_tokens_with_a_role_per_entity(tmp_path: Path) -> None:
+    root = tmp_path / "shop"
+    Renderer(spec_from_data(_edge_spec("scaled", "haproxy")), root).write()
+    compose = yaml.safe_load((root / "compose.yaml").read_text())["services"]
+    for replica in ("app-1", "app-2"):
+        env = compose[replica]["environment"]
+        assert env["APP_AUTH_ISSUER"] == "https://127.0.0.1:8443/auth/realms/shop"
+        assert env["APP_AUTH_JWKS_URL"] == ("http://keycloak:8080/auth/realms/shop/protocol/"
+                                            "openid-connect/certs")
+        assert env["APP_AUTH_CLIENTS"] == "shop-cli,shop-lb"
+    assert "keycloak" in compose["lb"]["depends_on"]
+    assert compose["keycloak"]["environment"]["KC_HOSTNAME"] == "https://127.0.0.1:8443/auth"
+    realm = json.loads((root / "keycloak/realm.json").read_text())
+    assert [r["name"] for r in realm["roles"]["realm"]] == ["products:read", "products:write"]
+    assert 'ROLES: dict[str, str] = {"products": "products"}' in (
+        root / "app/src/app/auth.py").read_text()
+    assert "protocol/openid-connect/token" in (root / "README.md").read_text()

@@ -26,12 +26,38 @@ def _check(kind: str, binary: str, config: Path, work: Path) -> None:
         cmd = [binary, "-t", "-c", str(config), "-g", f"pid {work}/nginx.pid;"]
     elif kind == "haproxy":
         cmd = [binary, "-dW", "-c", "-f", str(config)]
+    elif kind == "httpd":  # its ServerRoot is the one the proxy test's helper made in `work`
+        cmd = [binary, "-t", "-d", str(work / "httpd-root"), "-f", str(config)]
     else:
         cmd = [binary, "--mode", "validate", "-c", str(config), "--log-level", "warn"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "[warn]" not in output and "[warning]" not in output and "[WARNING]" not in output, output
+    assert not any(m in output for m in ("[warn]", "[warning]", "[WARNING]", ":warn]")), output
+
+
+def edge_for_this_host(kind: str, architecture: str, project: Path, work: Path) -> Path:
+    """A copy of the mvc proxy's or scaled load balancer's config that this host's binary checks."""
+    folder = "proxy" if architecture == "mvc" else "lb"
+    config = project / folder / CONFIG_FILE[kind]
+    text = config.read_text()
+    copy = work / config.name
+    if kind == "haproxy":  # no Docker DNS here: addresses keep haproxy -c free of warnings
+        copy.write_text(re.sub(r"(server \S+) [a-z0-9-]+:(\d+)\b", r"\1 127.0.0.1:\2",
+                               text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")))
+    elif kind == "nginx" and architecture == "scaled":  # the entrypoint writes the upstream files
+        upstreams = work / "upstreams"
+        done = subprocess.run(["sh", str(project / "lb/nginx-upstreams.sh"), "--once"], env={
+            "PATH": "/usr/bin:/bin", "ARCHGEN_UPSTREAMS_FILE": str(upstreams / "app.conf")},
+            capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        copy.write_text(text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")
+                        .replace("/etc/nginx/upstreams/", f"{upstreams}/"))
+    else:
+        if folder == "lb":  # the proxy test's helper reads the TLS files from proxy/
+            (project / "proxy").symlink_to(project / "lb")
+        copy = _for_this_host(Rendered(kind, project, config, 8080, 8443), work)
+    return copy
 
 
 def _proxy_spec(architecture: str, kind: str) -> dict[str, Any]:
@@ -70,25 +96,10 @@ def test_the_edge_routes_grpc_and_its_binary_accepts_it(architecture: str, kind:
         endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
         assert len(endpoints) == (1 if architecture == "mvc" else 2)
         assert "prefix: /shop." in text
-    if kind == "haproxy":  # no Docker DNS here: addresses keep haproxy -c free of warnings
-        copy = tmp_path / config.name
-        copy.write_text(re.sub(r"(server \S+) [a-z0-9-]+:(8000|50051)\b", r"\1 127.0.0.1:\2",
-                               text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")))
-    elif kind == "nginx" and architecture == "scaled":  # the entrypoint writes both upstream files
-        upstreams = tmp_path / "upstreams"
-        done = subprocess.run(["sh", str(project / "lb/nginx-upstreams.sh"), "--once"], env={
-            "PATH": "/usr/bin:/bin", "ARCHGEN_UPSTREAMS_FILE": str(upstreams / "app.conf")},
-            capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
-        grpc_servers = (upstreams / "grpc.conf").read_text()
+    copy = edge_for_this_host(kind, architecture, project, tmp_path)
+    if kind == "nginx" and architecture == "scaled":
+        grpc_servers = (tmp_path / "upstreams" / "grpc.conf").read_text()
         assert grpc_servers.count(":50051 ") == 2 and ":8000 " not in grpc_servers, grpc_servers
-        copy = tmp_path / config.name
-        copy.write_text(text.replace("/etc/archgen/tls/", f"{project / folder}/tls/")
-                        .replace("/etc/nginx/upstreams/", f"{upstreams}/"))
-    else:
-        if folder == "lb":  # the proxy test's helper reads the TLS files from proxy/
-            (project / "proxy").symlink_to(project / "lb")
-        copy = _for_this_host(Rendered(kind, project, config, 8080, 8443), tmp_path)
     _check(kind, binary, copy, tmp_path)
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     published = [name for name, service in compose["services"].items() if service.get("ports")]

@@ -59,8 +59,6 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bind-ipv6.yaml": ("IPv6 bind address '::1' is not available yet", "3:28"),
     "jaeger-ui-port-collision.yaml": ("port 9090 is already used by ui_ports.prometheus",
                                       "6:38"),
-    "keycloak-in-scaled.yaml": ("auth (Keycloak) is not available yet for the scaled", "3:1"),
-    "keycloak-behind-haproxy.yaml": ("auth behind the haproxy proxy is not available yet", "4:1"),
     "service-named-sagas.yaml": ("service name 'sagas' is reserved by archgen", "5:12"),
     "cache-ttl-in-microservices.yaml": ("cache.ttl (cached responses) is not used by the "
                                         "microservices architecture", "5:3"),
