@@ -88,6 +88,12 @@ def _expect(answer: Answer, *statuses: int, what: str) -> Answer:
 
 def derive_checks(context: dict[str, Any], project: Path) -> list[Check]:
     """The checks for one resolved model (`Architecture.context`) rendered into `project`."""
+    from archgen.check._observability import observability_checks
+
+    return _edge_and_app_checks(context, project) + observability_checks(context)
+
+
+def _edge_and_app_checks(context: dict[str, Any], project: Path) -> list[Check]:
     edge = context["edge"]
     host = str(edge["client_host"])
     https = f"https://{host}:{edge['https_port']}"

@@ -57,6 +57,7 @@ def _spec(name: str) -> dict[str, Any]:
         "sagas": [{"name": SAGA, "steps": [
             {"service": "orders", "action": "create", "compensate": "cancel"},
             {"service": "payments", "action": "charge", "compensate": "refund"}]}],
+        "ui_ports": {"keycloak": _free_port(), "rabbitmq": _free_port()},
     }
 
 
@@ -217,6 +218,27 @@ def test_a_saga_started_with_a_token_completes(stack: Stack, demo: str) -> None:
 
 
 # -- mvc: the app behind nginx, a role per entity ------------------------------------------------
+
+def test_the_admin_console_is_on_loopback_and_listed_by_status(stack: Stack) -> None:
+    rows = json.loads(archgen("status", "--json", cwd=stack.project).stdout)
+    uis = {r["service"]: r["ui"] for r in rows if r.get("ui")}
+    assert set(uis) == {"keycloak", "bus"}  # Keycloak admin, RabbitMQ management
+    console = uis["keycloak"]["url"]
+    assert console.startswith("http://127.0.0.1:") and console.endswith("/auth/admin/")
+    page = httpx.get(f"{console}master/console/", timeout=30)
+    assert page.status_code == 200
+    # The console signs in and calls the admin API on this loopback address, not the edge's.
+    base = console.removesuffix("/admin/")
+    assert f'"adminBaseUrl": "{base}"' in page.text
+    assert f'"authUrl": "{base}"' in page.text
+    token = httpx.post(f"{base}/realms/master/protocol/openid-connect/token", timeout=30, data={
+        "grant_type": "password", "client_id": "admin-cli", "username": "admin",
+        "password": stack.secret("keycloak_admin_password")})
+    assert token.status_code == 200, token.text
+    realm = httpx.get(f"{base}/admin/realms/{REALM}", timeout=30,
+                      headers=_bearer(token.json()["access_token"]))
+    assert realm.status_code == 200 and realm.json()["realm"] == REALM
+
 
 def _mvc_spec(name: str, kind: str = "nginx") -> dict[str, Any]:
     return {
