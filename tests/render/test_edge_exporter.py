@@ -43,11 +43,11 @@ from tests.render.test_proxy_configs import (
 KINDS = ("nginx", "httpd")
 CONFIG_FILE = {"nginx": "nginx.conf", "httpd": "httpd.conf"}
 PREFIX = {"nginx": "nginx", "httpd": "apache"}
-STUB_STATUS = """Active connections: 3 
-server accepts handled requests
- 16630948 16630947 31070465 
-Reading: 1 Writing: 2 Waiting: 0 
-"""
+# nginx ends three of the lines with a space.
+STUB_STATUS = ("Active connections: 3 \n"
+               "server accepts handled requests\n"
+               " 16630948 16630947 31070465 \n"
+               "Reading: 1 Writing: 2 Waiting: 0 \n")
 SERVER_STATUS = """localhost
 ServerVersion: Apache/2.4.62 (Unix)
 ServerMPM: event

@@ -3,8 +3,8 @@
 Its scrape config lists every app or service instance and the edge (itself where its
 kind exports Prometheus metrics, else its status-page exporter), the alerting rules load,
 the container is hardened and published on 127.0.0.1 only, and the edge configs with
-their metrics or status listener pass the real binaries' checks. Prometheus' own `promtool` (in the stand-in image) checks the
-config and rules under the `docker` marker.
+their metrics or status listener pass the real binaries' checks. Prometheus' own
+`promtool` (in the stand-in image) checks the config and rules under the `docker` marker.
 """
 
 from __future__ import annotations
