@@ -157,8 +157,10 @@ def _edge_metrics(edge: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str
         "status_url": f"http://{service}:{STATUS_PORT}{page['path']}{page.get('query', '')}",
         "dir": edge["dir"], "script": EXPORTER_SCRIPT}
     edge["exporter"] = exporter
-    how = (f"{page['module']} on its own listener (:{STATUS_PORT}), read on every scrape by "
-           f"{exporter['service']}, which serves it as Prometheus metrics ({page['prefix']}_*)")
+    # Followed by ", on a port that is never published" in the generated README.
+    how = (f"{exporter['service']} reads its status page ({page['module']}) on every scrape "
+           f"and serves it as Prometheus metrics ({page['prefix']}_*); the page has its own "
+           f"listener (:{STATUS_PORT})")
     return {"name": service, "path": "/metrics", "port": exporter["port"],
             "targets": [f"{exporter['service']}:{exporter['port']}"], "how": how,
             "comment": f"the {kind} {edge['label']}: {how}"}, exporter
