@@ -1,6 +1,7 @@
-"""End to end on a real Docker engine: Prometheus scrapes every app instance (and the edge where
-it exports metrics), a request through the edge shows in its counter, /metrics is refused
-at the edge, and the UI is published on 127.0.0.1 only."""
+"""End to end on a real Docker engine: Prometheus scrapes every app instance and the edge (its
+own metrics, or nginx's stub_status through `proxy-exporter`), a request through the edge
+shows in the app's and the edge's counters, /metrics and the status page are refused at
+the edge, and the UI is published on 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.e2e.test_mvc_stack import _free_port, _status, archgen
 pytestmark = pytest.mark.docker
 
 STACKS: dict[str, dict[str, Any]] = {
-    # The edge (nginx) has no native Prometheus output: only the app is scraped.
+    # nginx has no Prometheus output: its stub_status is scraped through proxy-exporter.
     "mvc-nginx": {"architecture": "mvc", "proxy": {"kind": "nginx"},
                   "database": {"engine": "postgres"}},
     # Two replicas, each its own target, and HAProxy's own exporter.
@@ -45,6 +46,13 @@ def _poll(what: str, probe: Any) -> Any:
                 return last[1]
         time.sleep(2)
     raise AssertionError(f"{what} not within {WAIT_S}s; last: {last}")
+
+
+def _query(prometheus: str, expression: str) -> tuple[bool, float]:
+    """(whether the expression has a result, its first value) from Prometheus' query API."""
+    result = httpx.get(f"{prometheus}/api/v1/query", timeout=10,
+                       params={"query": expression}).json()["data"]["result"]
+    return bool(result), float(result[0]["value"][1]) if result else 0.0
 
 
 def _every_target_up(prometheus: str, expected: set[str]) -> dict[str, str]:
@@ -88,8 +96,20 @@ def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
     model = resolve_data(spec)
     expected = {f"{w.name}:8000" for w in model.workloads if w.kind == "python" and not w.job}
     expected.add("localhost:9090")
-    if edge_kind == "haproxy":
-        expected.add(f"{model.context['edge']['service']}:8405")
+    edge_service = model.context["edge"]["service"]
+    edge_target = {"haproxy": f"{edge_service}:8405",
+                   "nginx": f"{edge_service}-exporter:9113"}[edge_kind]
+    expected.add(edge_target)
+    prometheus = f"http://127.0.0.1:{ui_port}"
+
+    health = _every_target_up(prometheus, expected)
+    assert set(health) == expected
+    active = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+    assert {t["labels"]["instance"]: t["labels"]["job"] for t in active}[edge_target] == edge_service
+    edge_requests = f'sum(nginx_http_requests_total{{job="{edge_service}"}})'
+    before = 0.0
+    if edge_kind == "nginx":
+        before = _poll("the edge's first scrape", lambda: _query(prometheus, edge_requests))
 
     with httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False,
                       timeout=30) as edge:
@@ -99,19 +119,28 @@ def test_prometheus_scrapes_every_target_and_counts_requests_through_the_edge(
         refused = edge.get("/metrics")
         assert refused.status_code == 404, refused.text
         assert "http_requests_total" not in refused.text
-
-    prometheus = f"http://127.0.0.1:{ui_port}"
-
-    health = _every_target_up(prometheus, expected)
-    assert set(health) == expected
+        if edge_kind == "nginx":
+            # The status page lives on an unpublished listener: through HTTPS it is a path
+            # like any other, which the app does not know.
+            status = edge.get("/stub_status")
+            assert status.status_code in (403, 404), status.text
+            assert "Active connections" not in status.text
 
     def requests_counted() -> tuple[bool, float]:
-        result = httpx.get(f"{prometheus}/api/v1/query", timeout=10, params={
-            "query": 'sum(http_requests_total{route="/api/items"})'}).json()["data"]["result"]
-        value = float(result[0]["value"][1]) if result else 0.0
+        value = _query(prometheus, 'sum(http_requests_total{route="/api/items"})')[1]
         return value >= 7, value
 
     assert _poll("the requests through the edge counted", requests_counted) >= 7
+    if edge_kind == "nginx":
+        def edge_counted() -> tuple[bool, float]:
+            value = _query(prometheus, edge_requests)[1]
+            return value >= before + 7, value
+
+        assert _poll("the requests counted at the edge", edge_counted) >= before + 7
+        exporter = docker_client.containers.get(f"{name}-{edge_service}-exporter-1")
+        assert not any(exporter.attrs["NetworkSettings"]["Ports"].values())  # never published
+        assert exporter.attrs["State"]["Health"]["Status"] == "healthy"
+        assert exporter.attrs["HostConfig"]["ReadonlyRootfs"] is True
     rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
     assert {r["name"] for g in rules for r in g["rules"]} == {"TargetDown", "HighErrorRatio"}
 

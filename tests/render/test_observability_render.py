@@ -1,10 +1,10 @@
 """`observability: [prometheus]`: Prometheus is rendered from the model in every architecture.
 
-Its scrape config lists every app or service instance (and the edge where the edge kind
-exports Prometheus metrics itself), the alerting rules load, the container is hardened
-and published on 127.0.0.1 only, and the edge configs with their metrics listener pass
-the real binaries' checks. Prometheus' own `promtool` (in the stand-in image) checks the
-config and rules under the `docker` marker.
+Its scrape config lists every app or service instance and the edge (itself where its
+kind exports Prometheus metrics, else its status-page exporter), the alerting rules load,
+the container is hardened and published on 127.0.0.1 only, and the edge configs with
+their metrics or status listener pass the real binaries' checks. Prometheus' own
+`promtool` (in the stand-in image) checks the config and rules under the `docker` marker.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ SPECS: dict[str, dict[str, Any]] = {
                             "gateway": {"kind": "nginx"}, "services": [{"name": "orders"}]},
 }
 NATIVE = {"envoy": ("/stats/prometheus", 9902), "haproxy": ("/metrics", 8405)}
+# The kinds scraped through `<edge>-exporter`: its port and the metric that says the page answered.
+EXPORTED = {"nginx": (9113, "nginx_up"), "httpd": (9117, "apache_up")}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +83,10 @@ def test_every_instance_is_a_target_and_the_edge_where_it_exports(projects: dict
         assert jobs[edge]["metrics_path"] == path
         apps.add(f"{edge}:{port}")
     else:
-        assert edge not in jobs
-        assert "not scraped" in (projects[name] / "prometheus" / "prometheus.yml").read_text()
+        port = EXPORTED[kind][0]
+        assert jobs[edge]["metrics_path"] == "/metrics"
+        apps.add(f"{edge}-exporter:{port}")
+    assert "not scraped" not in (projects[name] / "prometheus" / "prometheus.yml").read_text()
     assert targets == apps
     if spec["architecture"] == "scaled":  # each replica is its own target
         assert sorted(jobs["app"]["static_configs"][0]["targets"]) == [
@@ -107,6 +111,9 @@ def test_prometheus_is_hardened_and_published_on_loopback_only(projects: dict[st
     assert service["networks"] == ["frontend"]  # every target is there; no data network
     published = [s for s, body in compose["services"].items() if body.get("ports")]
     assert sorted(published) == sorted(["prometheus", SPECS_EDGE[name]])
+    exporters = [s for s in compose["services"] if s.endswith("-exporter")]
+    assert exporters == ([f"{SPECS_EDGE[name]}-exporter"]
+                         if _edge_kind(SPECS[name]) in EXPORTED else [])
     readme = (projects[name] / "README.md").read_text()
     assert "## Metrics" in readme and "http://127.0.0.1:9090" in readme
 
@@ -129,19 +136,26 @@ def test_without_observability_nothing_of_prometheus_renders(tmp_path: Path) -> 
         "services"]
 
 
-def test_the_rules_hold_a_target_down_and_an_error_ratio_alert(projects: dict[str, Path]) -> None:
-    rules = yaml.safe_load((projects["mvc-nginx"] / "prometheus" / "alerts.yml").read_text())
+@pytest.mark.parametrize("name", SPECS)
+def test_the_rules_hold_a_target_down_and_an_error_ratio_alert(projects: dict[str, Path],
+                                                              name: str) -> None:
+    rules = yaml.safe_load((projects[name] / "prometheus" / "alerts.yml").read_text())
     alerts = {r["alert"]: r for group in rules["groups"] for r in group["rules"]}
-    assert alerts["TargetDown"]["expr"] == "up == 0"
+    kind = _edge_kind(SPECS[name])
+    # Behind an exporter, the edge is also down when the exporter cannot read its status page.
+    assert alerts["TargetDown"]["expr"] == (
+        f"up == 0 or {EXPORTED[kind][1]} == 0" if kind in EXPORTED else "up == 0")
     assert 'status=~"5.."' in alerts["HighErrorRatio"]["expr"]
 
 
-@pytest.mark.parametrize("name", ["mvc-envoy", "mvc-haproxy", "scaled-haproxy", "scaled-envoy"])
+@pytest.mark.parametrize("name", ["mvc-envoy", "mvc-haproxy", "scaled-haproxy", "scaled-envoy",
+                                  "mvc-nginx", "mvc-httpd", "microservices-nginx"])
 def test_the_edge_with_its_metrics_listener_passes_its_binarys_check(
         projects: dict[str, Path], name: str, tmp_path: Path) -> None:
     kind = _edge_kind(SPECS[name])
-    folder = "proxy" if SPECS[name]["architecture"] == "mvc" else "lb"
-    config_name = {"envoy": "envoy.yaml", "haproxy": "haproxy.cfg"}[kind]
+    folder = SPECS_EDGE[name]
+    config_name = {"envoy": "envoy.yaml", "haproxy": "haproxy.cfg", "nginx": "nginx.conf",
+                   "httpd": "httpd.conf"}[kind]
     project = projects[name]
     rendered = Rendered(kind, project, project / folder / config_name, 8080, 8443)
     if folder != "proxy":  # _for_this_host reads TLS from proxy/tls
@@ -163,6 +177,16 @@ def test_the_edge_with_its_metrics_listener_passes_its_binarys_check(
         assert "use-service prometheus-exporter" in text
         done = _check([binary, "-dW", "-c", "-f", str(config)])
         assert done.returncode == 0, done.stdout + done.stderr
+    elif kind == "nginx":
+        assert re.search(r"listen 8081;.*location = /stub_status \{\s*stub_status;", text, re.S)
+        done = _check([binary, "-t", "-c", str(config), "-g", f"pid {tmp_path}/nginx.pid;"])
+        assert done.returncode == 0, done.stderr
+        assert "[warn]" not in done.stderr and "[emerg]" not in done.stderr, done.stderr
+    elif kind == "httpd":
+        assert "SetHandler server-status" in text and "ExtendedStatus On" in text
+        done = _check([binary, "-t", "-d", str(tmp_path / "httpd-root"), "-f", str(config)])
+        assert done.returncode == 0, done.stderr
+        assert ":warn]" not in done.stderr, done.stderr
     else:
         assert "name: envoy_admin" in text
         done = _check([binary, "--mode", "validate", "-c", str(config), "--log-level", "warn"])
