@@ -33,6 +33,7 @@ from archgen.variables import EnvValue, Secret, Var
 KEYCLOAK = "keycloak"
 KEYCLOAK_DB = "keycloak-db"
 RELATIVE_PATH = "/auth"
+ADMIN_PATH = f"{RELATIVE_PATH}/admin"
 ADMIN_USER = "admin"
 DEMO_USER = "demo"
 DB_USER = "keycloak"
@@ -98,8 +99,10 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
         default = [app["name"]] if services else [p for p, _ in prefixes]
         app["auth"] = {"issuer": auth["issuer"], "jwks_url": auth["jwks_url"],
                        "clients": auth["clients"], "paths": paths, "default": default}
+    # `denied`: the admin console and API answer 404 at the edge (its loopback port only).
     route = {"name": KEYCLOAK, "prefix": f"{RELATIVE_PATH}/", "host": KEYCLOAK,
-             "port": CATALOG[KEYCLOAK].ports["http"], "rewrite": f"{RELATIVE_PATH}/"}
+             "port": CATALOG[KEYCLOAK].ports["http"], "rewrite": f"{RELATIVE_PATH}/",
+             "denied": ADMIN_PATH}
     edge["auth_route"] = route
     if "routes" in edge:  # the gateway's route list (microservices)
         edge["routes"] = [*edge["routes"], route]

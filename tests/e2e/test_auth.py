@@ -12,9 +12,11 @@ secrets/ folder), so the realm file holds no test-only user.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
+from archgen.model.uis import DEFAULT_UI_PORTS
 from tests.e2e.conftest import require_images
 from tests.e2e.test_mvc_stack import archgen
 
@@ -68,6 +71,7 @@ class Stack:
     client: httpx.Client
     env: dict[str, str]
     https_port: int
+    admin: httpx.Client  # Keycloak on its loopback admin port (ui_ports.keycloak)
 
     @property
     def issuer(self) -> str:
@@ -84,6 +88,15 @@ class Stack:
                   "username": username, "password": password})
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
+
+    def admin_headers(self) -> dict[str, str]:
+        """The master realm's admin, signed in on the admin port (the edge refuses /auth/admin)."""
+        response = self.admin.post(
+            "/auth/realms/master/protocol/openid-connect/token",
+            data={"grant_type": "password", "client_id": "admin-cli", "username": "admin",
+                  "password": self.secret("keycloak_admin_password")})
+        assert response.status_code == 200, response.text
+        return _bearer(str(response.json()["access_token"]))
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -110,31 +123,33 @@ def _started(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, prefi
                if "=" in line and not line.startswith("#"))
     https_port = int(data[edge]["https_port"])
     client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30)
+    admin_port = (data.get("ui_ports") or {}).get("keycloak", DEFAULT_UI_PORTS["keycloak"])
+    admin = httpx.Client(base_url=f"http://127.0.0.1:{admin_port}", timeout=30)
     try:
         archgen("up", "--wait", "--timeout", "1200", cwd=project, timeout=1500)
-        yield Stack(name, project, client, env, https_port)
+        yield Stack(name, project, client, env, https_port, admin)
     finally:
         client.close()
+        admin.close()
         archgen("down", "--volumes", cwd=project, check=False, timeout=300)
 
 
 def _user_with_role(stack: Stack, username: str, role: str) -> str:
     """A token of a user created through the admin API holding `role` only (none: "")."""
-    admin = stack.token("admin", stack.secret("keycloak_admin_password"), realm="master",
-                        client_id="admin-cli")
+    admin = stack.admin_headers()
     api = f"/auth/admin/realms/{REALM}"
     password = secrets.token_urlsafe(16)
-    created = stack.client.post(f"{api}/users", headers=_bearer(admin), json={
+    created = stack.admin.post(f"{api}/users", headers=admin, json={
         "username": username, "enabled": True, "emailVerified": True, "firstName": "Test",
         "lastName": username.capitalize(), "email": f"{username}@example.com",
         "credentials": [{"type": "password", "value": password, "temporary": False}]})
     assert created.status_code == 201, created.text
     user_id = created.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
     if role:
-        found = stack.client.get(f"{api}/roles/{role}", headers=_bearer(admin))
+        found = stack.admin.get(f"{api}/roles/{role}", headers=admin)
         assert found.status_code == 200, found.text
-        mapped = stack.client.post(f"{api}/users/{user_id}/role-mappings/realm",
-                                   headers=_bearer(admin), json=[found.json()])
+        mapped = stack.admin.post(f"{api}/users/{user_id}/role-mappings/realm",
+                                  headers=admin, json=[found.json()])
         assert mapped.status_code == 204, mapped.text
     return stack.token(username, password)
 
@@ -238,6 +253,7 @@ def test_the_admin_console_is_on_loopback_and_listed_by_status(stack: Stack) -> 
     realm = httpx.get(f"{base}/admin/realms/{REALM}", timeout=30,
                       headers=_bearer(token.json()["access_token"]))
     assert realm.status_code == 200 and realm.json()["realm"] == REALM
+    _the_admin_console_is_not_on_the_edge(stack)
 
 
 def _mvc_spec(name: str, kind: str = "nginx") -> dict[str, Any]:
@@ -255,6 +271,10 @@ def _mvc_spec(name: str, kind: str = "nginx") -> dict[str, Any]:
 def mvc(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from _started(docker_client, tmp_path_factory, "e2e-auth-mvc", _mvc_spec, "proxy",
                         ["nginx", "postgres", "redis"])
+
+
+def test_mvc_behind_nginx_keeps_the_admin_console_off_the_edge(mvc: Stack) -> None:
+    _the_admin_console_is_not_on_the_edge(mvc)
 
 
 def test_mvc_401_403_200_through_nginx(mvc: Stack) -> None:
@@ -346,14 +366,31 @@ def _forged_forwarded_headers_change_nothing(stack: Stack) -> None:
     assert response.status_code == 200, response.text
     assert _claims(response.json()["access_token"])["iss"] == stack.issuer
     # Keycloak records the client address it believed (from X-Forwarded-For) on the session.
-    admin = _bearer(stack.token("admin", stack.secret("keycloak_admin_password"), realm="master",
-                                client_id="admin-cli"))
+    admin = stack.admin_headers()
     api = f"/auth/admin/realms/{REALM}"
-    (user,) = stack.client.get(f"{api}/users", params={"username": "demo", "exact": "true"},
-                               headers=admin).json()
-    sessions = stack.client.get(f"{api}/users/{user['id']}/sessions", headers=admin).json()
+    (user,) = stack.admin.get(f"{api}/users", params={"username": "demo", "exact": "true"},
+                              headers=admin).json()
+    sessions = stack.admin.get(f"{api}/users/{user['id']}/sessions", headers=admin).json()
     addresses = {s["ipAddress"] for s in sessions}
     assert addresses and FORGED["X-Forwarded-For"] not in addresses, addresses
+
+
+def _the_admin_console_is_not_on_the_edge(stack: Stack) -> None:
+    """The edge answers 404 to Keycloak's admin paths in any spelling; the admin port serves them."""
+    admin = stack.admin_headers()
+    for path in ("/auth/admin/", "/auth/admin/master/console/", f"/auth/admin/realms/{REALM}",
+                 f"//auth//admin/realms/{REALM}", f"/auth/./admin/realms/{REALM}",
+                 f"/auth/%61dmin/realms/{REALM}"):
+        # http.client sends the path as written (httpx would normalize it first).
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", stack.https_port, context=ssl._create_unverified_context(), timeout=30)
+        try:
+            connection.request("GET", path, headers=admin)
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        assert status == 404, (path, status)
+    assert stack.admin.get(f"/auth/admin/realms/{REALM}", headers=admin).status_code == 200
 
 
 def _keycloak_keeps_its_own_framing_policy(stack: Stack) -> None:
@@ -374,6 +411,7 @@ def test_scaled_behind_haproxy_every_replica_checks_tokens(scaled: Stack) -> Non
 
 def test_scaled_behind_haproxy_forwarded_headers_are_the_edges(scaled: Stack) -> None:
     _forged_forwarded_headers_change_nothing(scaled)
+    _the_admin_console_is_not_on_the_edge(scaled)
     _keycloak_keeps_its_own_framing_policy(scaled)
 
 
@@ -385,4 +423,5 @@ def test_mvc_behind_httpd_checks_tokens(httpd: Stack) -> None:
 
 def test_mvc_behind_httpd_forwarded_headers_are_the_edges(httpd: Stack) -> None:
     _forged_forwarded_headers_change_nothing(httpd)
+    _the_admin_console_is_not_on_the_edge(httpd)
     _keycloak_keeps_its_own_framing_policy(httpd)

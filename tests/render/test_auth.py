@@ -168,12 +168,15 @@ def _edge_routes_auth(kind: str, text: str) -> None:
         assert "proxy_add_x_forwarded_for" not in text
         # add_header in the location replaces the server's: no X-Frame-Options DENY there.
         assert "X-Frame-Options" not in block and "Strict-Transport-Security" in block
+        admin = text.split("location ^~ /auth/admin {", 1)[1].split("\n        }", 1)[0]
+        assert "return 404" in admin
     elif kind == "httpd":
         auth = text.index('ProxyPass "/auth/" "http://keycloak:8080/auth/"')
         assert auth < text.index('ProxyPass "/" "http://app:8000/"'), "matched before the app"
         for line in ("RequestHeader unset X-Forwarded-For", "RequestHeader unset X-Forwarded-Host",
                      'RequestHeader set X-Forwarded-Proto "https"'):
             assert line in text
+        assert 'RewriteRule "^/auth/admin(/|$)" "-" [R=404,L]' in text
         app_only = '"expr=%{REQUEST_URI} !~ m#^/auth/#"'
         assert f'Header always set X-Frame-Options "DENY" {app_only}' in text
         assert f"Header unset X-Frame-Options {app_only}" in text
@@ -183,7 +186,9 @@ def _edge_routes_auth(kind: str, text: str) -> None:
                      "http-request set-header X-Forwarded-Host %[req.hdr(host)]",
                      "http-request set-var(txn.keycloak) bool(true) if { path_beg /auth/ }",
                      "use_backend keycloak if { var(txn.keycloak) -m bool }",
-                     "X-Frame-Options DENY unless { var(txn.keycloak) -m bool }"):
+                     "X-Frame-Options DENY unless { var(txn.keycloak) -m bool }",
+                     "http-request deny deny_status 404 if { path,url_dec -m reg "
+                     "'^(/+[.]?)*/+auth(/+[.]?)*/+admin(/|$)' }"):
             assert line in text
         assert "add-header X-Forwarded" not in text
         backend = text.split("backend keycloak\n", 1)[1]
@@ -202,6 +207,10 @@ def _edge_routes_auth(kind: str, text: str) -> None:
         (keycloak,) = [r for r in routes if r["match"].get("prefix") == "/auth/"]
         assert keycloak["route"]["cluster"] == "keycloak" and "prefix_rewrite" not in keycloak["route"]
         assert "response_headers_to_add" not in keycloak
+        (admin,) = [r for r in routes if r["match"].get("prefix") == "/auth/admin"]
+        assert admin["direct_response"]["status"] == 404
+        assert routes.index(admin) < routes.index(keycloak)
+        assert manager["normalize_path"] is True and manager["merge_slashes"] is True
         for route in routes:
             if route is not keycloak:
                 assert [h["header"] for h in route["response_headers_to_add"]] == [
