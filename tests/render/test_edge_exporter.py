@@ -32,12 +32,11 @@ from archgen.render import render_project
 from tests.render.test_proxy_configs import (
     Rendered,
     Running,
-    _command,
     _for_this_host,
     _free_port,
     _require_binary,
     _sub,
-    _wait_until_serving,
+    running_binary,
 )
 
 KINDS = ("nginx", "httpd")
@@ -259,20 +258,8 @@ def _edge(r: Rendered, work: Path, upstream: int, status_port: int) -> Iterator[
         text = _sub(rf"<VirtualHost \*:{STATUS_PORT}>", f"<VirtualHost *:{status_port}>", text)
     config.write_text(text)
     running = Running(r.kind, r.http_port, r.https_port, r.tls_dir, work / "edge.log")
-    with running.log.open("wb") as log:
-        process = subprocess.Popen(_command(r.kind, binary, config, work), stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        _wait_until_serving(process, running)
+    with running_binary(running, binary, config, work):
         yield running
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 class _App(BaseHTTPRequestHandler):

@@ -398,14 +398,20 @@ def _serving(r: Rendered, work: Path, run: dict[str, int], *,
     config = _for_this_host(r, work, run=run)
     running = Running(r.kind, r.http_port, r.https_port, r.tls_dir, work / "proxy.log",
                       run["admin"] if r.kind == "envoy" else None)
-    kind = r.kind
+    with running_binary(running, binary, config, work):
+        yield running
+
+
+@contextmanager
+def running_binary(running: Running, binary: str, config: Path, work: Path) -> Iterator[None]:
+    """Start `binary` on `config`, wait until `running` serves, stop it when the block ends."""
     with running.log.open("wb") as log:
-        process = subprocess.Popen(_command(kind, binary, config, work), stdout=log,
+        process = subprocess.Popen(_command(running.kind, binary, config, work), stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     try:
         _wait_until_serving(process, running)
-        yield running
+        yield
     finally:
         process.terminate()
         try:
