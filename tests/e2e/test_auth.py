@@ -28,7 +28,6 @@ import pytest
 import yaml
 
 from archgen.catalog import CATALOG
-from archgen.model.uis import DEFAULT_UI_PORTS
 from tests.e2e.conftest import require_images
 from tests.e2e.test_mvc_stack import archgen
 
@@ -60,7 +59,7 @@ def _spec(name: str) -> dict[str, Any]:
         "sagas": [{"name": SAGA, "steps": [
             {"service": "orders", "action": "create", "compensate": "cancel"},
             {"service": "payments", "action": "charge", "compensate": "refund"}]}],
-        "ui_ports": {"keycloak": _free_port(), "rabbitmq": _free_port()},
+        "ui_ports": {"rabbitmq": _free_port()},
     }
 
 
@@ -116,6 +115,8 @@ def _started(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, prefi
     root = tmp_path_factory.mktemp(name)
     spec_file = root / "archgen.yaml"
     data = spec(name)
+    # The module's stacks live side by side: each its own admin console port.
+    data.setdefault("ui_ports", {}).setdefault("keycloak", _free_port())
     spec_file.write_text(yaml.safe_dump(data, sort_keys=False))
     project = root / name
     archgen("new", spec_file, "-o", project)
@@ -123,7 +124,7 @@ def _started(docker_client: Any, tmp_path_factory: pytest.TempPathFactory, prefi
                if "=" in line and not line.startswith("#"))
     https_port = int(data[edge]["https_port"])
     client = httpx.Client(base_url=f"https://127.0.0.1:{https_port}", verify=False, timeout=30)
-    admin_port = (data.get("ui_ports") or {}).get("keycloak", DEFAULT_UI_PORTS["keycloak"])
+    admin_port = data["ui_ports"]["keycloak"]
     admin = httpx.Client(base_url=f"http://127.0.0.1:{admin_port}", timeout=30)
     try:
         archgen("up", "--wait", "--timeout", "1200", cwd=project, timeout=1500)
