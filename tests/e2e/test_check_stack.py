@@ -36,7 +36,8 @@ def _left_on_engine(client: Any, project: str) -> dict[str, list[str]]:
 
 
 def test_check_runs_the_reference_stack_and_leaves_nothing_behind(tmp_path: Path, docker_client: Any) -> None:
-    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "postgres", "redis", "python")])
+    require_images(docker_client, [CATALOG[k].image for k in ("nginx", "postgres", "redis", "python",
+                                                              "prometheus", "jaeger")])
     name = f"agup-check-{secrets.token_hex(3)}"
     spec = tmp_path / "small.yaml"
     spec.write_text(yaml.safe_dump({
@@ -46,6 +47,8 @@ def test_check_runs_the_reference_stack_and_leaves_nothing_behind(tmp_path: Path
         "database": {"engine": "postgres"},
         "cache": {"rate_limit": {"requests": 5, "window": "60s"}},
         "app": {"entities": [{"name": "product", "fields": {"title": "str", "price": "float"}}]},
+        "observability": ["prometheus", "jaeger"],
+        "ui_ports": {"prometheus": _free_port(), "jaeger": _free_port()},
     }))
     junit, report = tmp_path / "reports/check.xml", tmp_path / "reports/check.json"
     try:
@@ -62,7 +65,8 @@ def test_check_runs_the_reference_stack_and_leaves_nothing_behind(tmp_path: Path
         assert names[:2] == ["render", "up --wait"] and names[-1] == "down --volumes"
         assert {"/readyz through the edge", "CRUD /api/products",
                 "cache serves a second GET /api/products/<id> from Redis",
-                "rate limit: 429 after 5 requests per 60 s"} <= set(names)
+                "rate limit: 429 after 5 requests per 60 s",
+                "every Prometheus target up", "traces of app in Jaeger"} <= set(names)
         assert '"passed": true' in report.read_text()
         assert _left_on_engine(docker_client, f"{name}-check") == {
             "containers": [], "networks": [], "volumes": [], "images": []}
