@@ -1,8 +1,9 @@
 """End to end on a real Docker engine: traces reach Jaeger (the stand-in built from its Go module).
 
 A request through the edge with a W3C `traceparent` is one trace in Jaeger's API with the
-app's server span; in microservices a saga run is one trace with spans from the
-orchestrator and from each service it reached over the bus. Grafana is not run here (no
+app's server span; in microservices a saga run is one trace with spans from the Envoy
+gateway (its own span, the child of the caller's and the parent of the orchestrator's server
+span), the orchestrator and each service it reached over the bus. Grafana is not run here (no
 image can be built): its files are checked in tests/render/test_grafana_render.py.
 """
 
@@ -144,8 +145,20 @@ def test_a_saga_run_is_one_trace_across_the_orchestrator_and_the_services(
         assert state == "completed", state
 
     jaeger = f"http://127.0.0.1:{ui_port}"
-    trace = _trace(jaeger, trace_id, {"sagas", "orders", "payments"})
+    trace = _trace(jaeger, trace_id, {"gateway", "sagas", "orders", "payments"})
     assert {s["traceID"] for s in trace["spans"]} == {trace_id}
+    service_of = {s["spanID"]: trace["processes"][s["processID"]]["serviceName"]
+                  for s in trace["spans"]}
+    parent_of = {s["spanID"]: {r["spanID"] for r in s.get("references", [])
+                               if r["refType"] == "CHILD_OF"} for s in trace["spans"]}
+    # The gateway continues the caller's context: its span's parent is the client's span
+    # (not in Jaeger: the gateway's is the root of what Jaeger holds) ...
+    gateway_spans = [span_id for span_id, service in service_of.items() if service == "gateway"]
+    assert len(gateway_spans) == 1, gateway_spans
+    assert parent_of[gateway_spans[0]] <= {traceparent.split("-")[2]}, parent_of[gateway_spans[0]]
+    # ... and the orchestrator's server span is the child of the gateway's.
+    assert any(service_of[span_id] == "sagas" and gateway_spans[0] in parents
+               for span_id, parents in parent_of.items()), (service_of, parent_of)
     counts = _services_of_spans(trace)
     print(f"saga {saga_id}: one trace {trace_id}, spans per service {counts}")
     # The orchestrator's request and reply handling, each service's command handling.
