@@ -159,7 +159,9 @@ def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
             "services": [{"name": "orders", "database": "postgres"}],
             "sagas": [{"name": "buy", "steps": [{"service": "orders", "action": "create",
                                                  "compensate": "cancel"}]}],
-            "observability": ["prometheus"], "ui_ports": {"prometheus": ui_port}}
+            # Free host ports for every UI: other stacks may run on the same engine.
+            "observability": ["prometheus"],
+            "ui_ports": {"prometheus": ui_port, "rabbitmq": _free_port()}}
     spec_file = tmp_path / "archgen.yaml"
     spec_file.write_text(yaml.safe_dump(spec))
     archgen("new", spec_file, "-o", stack_dir)
