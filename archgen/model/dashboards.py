@@ -4,7 +4,8 @@
 `observability` part renders (`grafana/provisioning/…`): a data source for Prometheus
 and one for Jaeger, each only when listed, and a dashboard provider reading
 `grafana/dashboards/`, where the `dashboard` part writes one JSON file per app node
-(request rate, error ratio and p95 latency from the app's own metrics; with Prometheus
+(request rate, error ratio and p95 latency from the app's own metrics; a microservice
+adds bus lag p95 and outbox pending, the orchestrator saga outcomes too; with Prometheus
 only). The admin password is a secret file (`GF_SECURITY_ADMIN_PASSWORD__FILE`); the UI
 is published on 127.0.0.1 only, at `ui_ports.grafana`. No Grafana image can be built
 here: the render is checked statically, `archgen up` says the image is missing.
@@ -45,11 +46,12 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
         sources.append({"name": "Jaeger", "uid": "jaeger", "type": "jaeger",
                         "url": f"http://jaeger:{observability['jaeger']['port']}",
                         "default": not sources})
-    nodes_shown = sorted({w.node for w in architecture.workloads
-                          if w.kind == "python" and not w.job})
+    # The role of each app node (APP_ROLE: service or orchestrator; none for an MVC app).
+    roles = {w.node: str(dict(w.environment).get("APP_ROLE") or "app")
+             for w in architecture.workloads if w.kind == "python" and not w.job}
     dashboards = ([{"file": f"{node}.json", "node": node, "title": f"{node} ({architecture.context['name']})",
-                    "json": dashboard_json(node, architecture.context["name"])}
-                   for node in nodes_shown] if "prometheus" in observability else [])
+                    "json": dashboard_json(node, architecture.context["name"], roles[node])}
+                   for node in sorted(roles)] if "prometheus" in observability else [])
     grafana: dict[str, Any] = {"service": GRAFANA, "image": entry.image, "port": entry.main_port,
                "ui_port": ui_port, "bind": UI_BIND, "url": f"http://{UI_BIND}:{ui_port}",
                "sources": sources, "dashboards": [{k: d[k] for k in ("file", "node", "title")}
@@ -72,25 +74,48 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
                    instances=instances)
 
 
-def dashboard_json(node: str, project: str) -> str:
-    """The dashboard of one app node, as Grafana's dashboard JSON (schemaVersion 39)."""
+def panel_queries(node: str, role: str = "app") -> list[tuple[str, str, str, str]]:
+    """(title, unit, PromQL, legend) of each panel of `node`'s dashboard.
+
+    Requests for every app; bus lag and outbox for a service or the orchestrator
+    (metrics.py exports them for both); saga outcomes for the orchestrator, which ends sagas.
+    """
     job = f'job="{node}"'
     window = f"[{RATE_WINDOW}]"
-    panels = [
-        _panel(1, "Request rate", "reqps", 0,
-               f"sum by (route) (rate(http_requests_total{{{job}}}{window}))", "{{route}}"),
-        _panel(2, "Error ratio (5xx)", "percentunit", 12,
-               f"sum(rate(http_request_errors_total{{{job}}}{window})) / "
-               f"sum(rate(http_requests_total{{{job}}}{window}))", "5xx / all"),
-        _panel(3, "Latency p95", "s", 0,
-               "histogram_quantile(0.95, sum by (le, route) "
-               f"(rate(http_request_duration_seconds_bucket{{{job}}}{window})))", "{{route}}",
-               y=8),
+    queries = [
+        ("Request rate", "reqps",
+         f"sum by (route) (rate(http_requests_total{{{job}}}{window}))", "{{route}}"),
+        ("Error ratio (5xx)", "percentunit",
+         f"sum(rate(http_request_errors_total{{{job}}}{window})) / "
+         f"sum(rate(http_requests_total{{{job}}}{window}))", "5xx / all"),
+        ("Latency p95", "s",
+         "histogram_quantile(0.95, sum by (le, route) "
+         f"(rate(http_request_duration_seconds_bucket{{{job}}}{window})))", "{{route}}"),
     ]
+    if role == "orchestrator":
+        queries.append(("Saga outcomes", "ops",
+                        f"sum by (outcome) (rate(saga_outcomes_total{{{job}}}{window}))",
+                        "{{outcome}}"))
+    if role in ("service", "orchestrator"):
+        queries += [
+            ("Bus lag p95", "s",
+             "histogram_quantile(0.95, sum by (le, topic) "
+             f"(rate(bus_message_lag_seconds_bucket{{{job}}}{window})))", "{{topic}}"),
+            ("Outbox pending", "short", f"sum(outbox_pending{{{job}}})", "pending"),
+        ]
+    return queries
+
+
+def dashboard_json(node: str, project: str, role: str = "app") -> str:
+    """The dashboard of one app node, as Grafana's dashboard JSON (schemaVersion 39)."""
+    panels = [_panel(index + 1, title, unit, 12 * (index % 2), expr, legend, y=8 * (index // 2))
+              for index, (title, unit, expr, legend) in enumerate(panel_queries(node, role))]
     dashboard = {
         "uid": f"{project}-{node}"[:40],
         "title": f"{node} ({project})",
-        "description": f"Requests, errors and latency of {node}, from its /metrics",
+        "description": (f"Requests, errors and latency of {node}"
+                        f"{'' if role == 'app' else ', its bus lag and outbox'}"
+                        f"{', saga outcomes' if role == 'orchestrator' else ''}, from its /metrics"),
         "tags": ["archgen", project],
         "editable": False,
         "graphTooltip": 1,

@@ -1,7 +1,8 @@
 """End to end on a real Docker engine: Prometheus scrapes every app instance and the edge (its
 own metrics, or nginx's stub_status through `proxy-exporter`), a request through the edge
 shows in the app's and the edge's counters, /metrics and the status page are refused at
-the edge, and the UI is published on 127.0.0.1 only."""
+the edge, and the UI is published on 127.0.0.1 only; on microservices, a saga's outcome and
+the bus lag of its command and reply."""
 
 from __future__ import annotations
 
@@ -158,7 +159,9 @@ def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
             "services": [{"name": "orders", "database": "postgres"}],
             "sagas": [{"name": "buy", "steps": [{"service": "orders", "action": "create",
                                                  "compensate": "cancel"}]}],
-            "observability": ["prometheus"], "ui_ports": {"prometheus": ui_port}}
+            # Free host ports for every UI: other stacks may run on the same engine.
+            "observability": ["prometheus"],
+            "ui_ports": {"prometheus": ui_port, "rabbitmq": _free_port()}}
     spec_file = tmp_path / "archgen.yaml"
     spec_file.write_text(yaml.safe_dump(spec))
     archgen("new", spec_file, "-o", stack_dir)
@@ -192,5 +195,14 @@ def test_microservices_targets_saga_outcomes_and_the_gateways_own_metrics(
     assert _poll("the saga outcome", lambda: query(
         'sum(saga_outcomes_total{job="sagas",saga="buy",outcome="completed"})')) >= 1
     assert _poll("the outbox relay", lambda: query("sum(outbox_published_total)")) >= 1
+    # The saga's command was consumed by orders, its reply by the orchestrator: each consumer
+    # observed the message's bus lag (from the envelope's writing to its handling).
+    assert _poll("the command's bus lag", lambda: query(
+        'sum(bus_message_lag_seconds_count{job="orders",topic="orders.commands"})')) >= 1
+    assert _poll("the reply's bus lag", lambda: query(
+        'sum(bus_message_lag_seconds_count{job="sagas",topic="sagas.replies"})')) >= 1
+    lag = _poll("a bus lag p95", lambda: query(
+        'histogram_quantile(0.95, sum by (le) (bus_message_lag_seconds_bucket{job="sagas"}))'))
+    assert 0 < lag <= 60, lag
     assert _poll("the gateway's own metrics", lambda: query(
         'sum(envoy_http_downstream_rq_total{job="gateway"})')) > 0

@@ -44,9 +44,17 @@ SPECS: dict[str, dict[str, Any]] = {
         "observability": ["prometheus", "jaeger", "grafana"]},
     "traces-only": {"name": "shop", "architecture": "mvc", "observability": ["jaeger", "grafana"]},
 }
-# What the app's metrics module (blueprints/_parts/app/.../metrics.py.jinja) exports.
+# What the app's metrics module (blueprints/_parts/app/.../metrics.py.jinja) exports; a
+# microservice adds its bus and outbox metrics, the orchestrator its saga outcomes.
 APP_METRICS = {"http_requests_total", "http_request_errors_total",
                "http_request_duration_seconds_bucket"}
+BUS_METRICS = {"bus_message_lag_seconds_bucket", "outbox_pending"}
+SAGA_METRICS = {"saga_outcomes_total"}
+HTTP_PANELS = ["Request rate", "Error ratio (5xx)", "Latency p95"]
+PANELS = {"app": HTTP_PANELS, "service": [*HTTP_PANELS, "Bus lag p95", "Outbox pending"],
+          "orchestrator": [*HTTP_PANELS, "Saga outcomes", "Bus lag p95", "Outbox pending"]}
+METRICS = {"app": APP_METRICS, "service": APP_METRICS | BUS_METRICS,
+           "orchestrator": APP_METRICS | BUS_METRICS | SAGA_METRICS}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -115,7 +123,11 @@ def test_one_dashboard_per_app_node_from_the_apps_own_metrics(projects: dict[str
                                                               name: str) -> None:
     folder = projects[name] / "grafana" / "dashboards"
     model = resolve_data(SPECS[name])
-    nodes = {w.node for w in model.workloads if w.kind == "python" and not w.job}
+    roles = {w.node: dict(w.environment).get("APP_ROLE", "app")
+             for w in model.workloads if w.kind == "python" and not w.job}
+    nodes = set(roles)
+    if name == "microservices":
+        assert roles == {"orders": "service", "payments": "service", "sagas": "orchestrator"}
     if "prometheus" not in SPECS[name]["observability"]:
         assert not folder.exists()  # dashboards need Prometheus
         return
@@ -125,12 +137,19 @@ def test_one_dashboard_per_app_node_from_the_apps_own_metrics(projects: dict[str
     for node in nodes:
         dashboard = json.loads((folder / f"{node}.json").read_text())
         titles = [p["title"] for p in dashboard["panels"]]
-        assert titles == ["Request rate", "Error ratio (5xx)", "Latency p95"]
+        assert titles == PANELS[roles[node]]
         expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
         used = set(re.findall(r"[a-z_]+(?=\{)", " ".join(expressions)))
-        assert used <= APP_METRICS and used == APP_METRICS, used
+        assert used == METRICS[roles[node]], used
         assert all(f'job="{node}"' in e for e in expressions) and node in jobs
-        assert "histogram_quantile(0.95" in expressions[2]
+        by_title = dict(zip(titles, expressions, strict=True))
+        assert by_title["Latency p95"].startswith("histogram_quantile(0.95")
+        if roles[node] != "app":
+            assert by_title["Bus lag p95"].startswith("histogram_quantile(0.95, sum by (le, topic)")
+        if roles[node] == "orchestrator":
+            assert by_title["Saga outcomes"].startswith("sum by (outcome) (rate(saga_outcomes_total")
+        places = {(p["gridPos"]["x"], p["gridPos"]["y"]) for p in dashboard["panels"]}
+        assert len(places) == len(titles)  # no two panels on top of each other
 
 
 def _tsc(cache: Path) -> Path:
@@ -193,3 +212,11 @@ def test_grafana_without_prometheus_has_no_dashboards_in_the_readme(
     readme = (projects["traces-only"] / "README.md").read_text()
     assert "no dashboards: they need Prometheus" in readme
     assert "| Grafana (`grafana`) | http://127.0.0.1:3000 |" in readme
+
+
+def test_every_metric_a_dashboard_reads_is_one_the_app_defines() -> None:
+    source = (Path(__file__).parents[2] / "blueprints/_parts/app/template/src/app/"
+              "metrics.py.jinja").read_text()
+    for metric in APP_METRICS | BUS_METRICS | SAGA_METRICS:
+        base = re.sub(r"_(total|bucket)$", "", metric)
+        assert f'"{base}"' in source, metric
