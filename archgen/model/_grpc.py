@@ -6,13 +6,13 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.model.graph import Edge, Port
+from archgen.model.uis import UI_BIND as LOOPBACK  # where gRPC is published beside httpd
 from archgen.model.workload import PublishedPort, Workload
 
 GRPC_PORT = 50051
 PROTO = "proto/app.proto"
 # Edge kinds that carry HTTP/2 to a backend (gRPC through the edge); others publish the port.
 HTTP2_EDGES = frozenset({"nginx", "envoy", "haproxy"})
-LOOPBACK = "127.0.0.1"  # where the port is published when the edge cannot carry gRPC
 
 
 def grpc_context(project: str, api: list[str], service: str | None = None) -> dict[str, Any] | None:

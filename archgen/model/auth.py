@@ -24,7 +24,7 @@ from typing import Any
 
 from archgen.catalog import CATALOG, app_password
 from archgen.model._services import database_context, scoped_secret
-from archgen.model.common import FRONTEND, digest, from_secret_files, hardened
+from archgen.model.common import FRONTEND, digest, from_secret_files, hardened, relabel_edge
 from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.uis import UI_BIND, add_ui, ui_port
 from archgen.model.workload import Dependency, Mount, PublishedPort, Workload
@@ -73,14 +73,15 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     roles = [{"name": f"{prefix}:{access}", "description": f"{access} access to {prefix}{note}"}
              for prefix, note in prefixes for access in ACCESS]
     cli_client = f"{spec['name']}-cli"
-    admin_base = f"http://{UI_BIND}:{ui_port(spec, KEYCLOAK)}{RELATIVE_PATH}"
+    admin_port = ui_port(spec, KEYCLOAK)
+    admin_base = f"http://{UI_BIND}:{admin_port}{RELATIVE_PATH}"
     gateway_client = f"{spec['name']}-{edge['service']}"
     auth = {
         "provider": KEYCLOAK, "realm": realm, "service": KEYCLOAK, "database": KEYCLOAK_DB,
         "public_url": public, "issuer": f"{public}/realms/{realm}",
         "token_url": f"{public}/realms/{realm}/protocol/openid-connect/token",
         # The admin console on its own loopback port, never through the edge's public URL.
-        "admin_base": admin_base, "admin_port": ui_port(spec, KEYCLOAK),
+        "admin_base": admin_base, "admin_port": admin_port,
         "admin_url": f"{admin_base}/admin/",
         "jwks_url": f"{internal}/realms/{realm}/protocol/openid-connect/certs",
         "cli_client": cli_client, "gateway_client": gateway_client,
@@ -91,8 +92,9 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
         "admin_password_file": KEYCLOAK_ADMIN_PASSWORD.file,
     }
     context["auth"] = auth
-    add_ui(architecture, "Keycloak admin", KEYCLOAK, f"{admin_base}/admin/", "ui_ports.keycloak",
-           f"the admin console (user {ADMIN_USER}, password in {KEYCLOAK_ADMIN_PASSWORD.file})")
+    add_ui(architecture, "Keycloak admin", KEYCLOAK, admin_port, KEYCLOAK,
+           f"the admin console (user {ADMIN_USER}, password in {KEYCLOAK_ADMIN_PASSWORD.file})",
+           path=f"{ADMIN_PATH}/")
     for app in apps:
         # Which role prefix a path needs: by its first segment, else every one of `default`.
         paths = {} if services else {e["path"]: e["plural"] for e in app["entities"]}
@@ -111,9 +113,7 @@ def with_auth(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     workloads = []
     for w in architecture.workloads:
         if w.name == edge["service"]:
-            labels = tuple((k, digest(edge) if k == "io.archgen.edge-config" else v)
-                           for k, v in w.labels)
-            w = replace(w, labels=labels, depends_on=(*w.depends_on, Dependency(KEYCLOAK)))
+            w = replace(relabel_edge(w, edge), depends_on=(*w.depends_on, Dependency(KEYCLOAK)))
         elif w.kind == "python" and w.node in names:
             w = replace(w, environment=(*w.environment, *_app_environment(auth, w)))
         workloads.append(w)

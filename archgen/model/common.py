@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from archgen import __version__
@@ -24,6 +25,7 @@ from archgen.model.workload import (
 from archgen.variables import APP_LOG_LEVEL, REDIS_PASSWORD, EnvValue
 
 TIERS = ("edge", "application", "data", "platform")
+EDGE_CONFIG_LABEL = "io.archgen.edge-config"  # the digest of the edge's context
 
 DEFAULTS: dict[str, Any] = {
     "proxy": {"kind": "nginx", "http_port": 8080, "https_port": 8443, "bind": "127.0.0.1",
@@ -214,9 +216,18 @@ def edge_workload(edge: dict[str, Any], depends: tuple[str, ...]) -> Workload:
         memory="128M",
         security=hardened(kind, user),
         networks=(FRONTEND,),
-        labels=(("io.archgen.edge-config", digest(edge)),),
+        labels=((EDGE_CONFIG_LABEL, digest(edge)),),
         field_comments=tuple(comments),
     )
+
+
+def relabel_edge(workload: Workload, edge: dict[str, Any]) -> Workload:
+    """The edge's workload with its config label recomputed, after `edge` gained a route or listener.
+
+    The label is what makes `up` recreate the edge when its rendered config changes.
+    """
+    labels = tuple((k, digest(edge) if k == EDGE_CONFIG_LABEL else v) for k, v in workload.labels)
+    return replace(workload, labels=labels)
 
 
 # -- the app ------------------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.catalog import CATALOG
+from archgen.model import uis
 from archgen.model.common import digest, hardened
 from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.observability import PROMETHEUS, networks_reaching
-from archgen.model.uis import DEFAULT_UI_PORTS, UI_BIND, add_ui
+from archgen.model.uis import UI_BIND, add_ui
 from archgen.model.workload import Mount, PublishedPort, Workload
 from archgen.variables import secret
 
@@ -32,11 +33,11 @@ DASHBOARDS = "/etc/grafana/dashboards"
 RATE_WINDOW = "5m"
 
 
-def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Architecture:
+def with_grafana(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     """`architecture` with Grafana, its data sources and a dashboard per app node."""
     entry = CATALOG[GRAFANA]
     observability = architecture.context["observability"]
-    ui_port = int(ui_ports.get(GRAFANA, DEFAULT_UI_PORTS[GRAFANA]))
+    ui_port = uis.ui_port(spec, GRAFANA)
     sources: list[dict[str, Any]] = []
     if "prometheus" in observability:
         sources.append({"name": "Prometheus", "uid": PROMETHEUS, "type": "prometheus",
@@ -59,7 +60,7 @@ def with_grafana(architecture: Architecture, ui_ports: dict[str, Any]) -> Archit
                "admin_user": "admin", "admin_password_file": ADMIN_PASSWORD.file,
                "provisioning": PROVISIONING, "dashboards_path": DASHBOARDS}
     observability["grafana"] = grafana
-    add_ui(architecture, "Grafana", GRAFANA, grafana["url"], "ui_ports.grafana",
+    add_ui(architecture, "Grafana", GRAFANA, ui_port, GRAFANA,
            f"dashboards (user admin, password in {ADMIN_PASSWORD.file})")
     networks = networks_reaching([s["uid"] for s in sources], architecture.workloads)
     workloads = (*architecture.workloads, _grafana_workload(grafana, dashboards, networks))

@@ -19,7 +19,7 @@ from typing import Any
 
 from archgen.catalog import CATALOG, Healthcheck
 from archgen.model import uis
-from archgen.model.common import APP_PORT, FRONTEND, digest, hardened
+from archgen.model.common import APP_PORT, FRONTEND, digest, hardened, relabel_edge
 from archgen.model.graph import Architecture, Edge, Node, Port
 from archgen.model.uis import UI_BIND, add_ui
 from archgen.model.workload import Mount, PublishedPort, Workload
@@ -63,15 +63,14 @@ def with_observability(architecture: Architecture, spec: dict[str, Any]) -> Arch
     tools = spec.get("observability") or []
     if not tools:
         return architecture
-    ui_ports = spec.get("ui_ports") or {}
     architecture.context["observability"] = {
         "tools": [t for t in (PROMETHEUS, JAEGER, GRAFANA) if t in tools]}
     if PROMETHEUS in tools:
         architecture = _with_prometheus(architecture, spec)
     if JAEGER in tools:
-        architecture = with_jaeger(architecture, ui_ports)
+        architecture = with_jaeger(architecture, spec)
     if GRAFANA in tools:
-        architecture = with_grafana(architecture, ui_ports)
+        architecture = with_grafana(architecture, spec)
     return replace(architecture, parts=(*architecture.parts, ("observability", ".")))
 
 
@@ -83,7 +82,7 @@ def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Archit
     edge_job, exporter = _edge_metrics(edge)
     if edge_job is not None:
         # The edge config gains its metrics or status listener: its label must change with it.
-        workloads = [_relabel(w, edge) if w.name == edge["service"] else w for w in workloads]
+        workloads = [relabel_edge(w, edge) if w.name == edge["service"] else w for w in workloads]
         jobs.append(edge_job)
     if exporter is not None:
         edge_workload = next(w for w in workloads if w.name == edge["service"])
@@ -103,7 +102,7 @@ def _with_prometheus(architecture: Architecture, spec: dict[str, Any]) -> Archit
                  "up_metric": f"{exporter['prefix']}_up" if exporter else None},
     }
     context["observability"]["prometheus"] = prometheus
-    add_ui(architecture, "Prometheus", PROMETHEUS, f"http://{UI_BIND}:{ui_port}", "ui_ports.prometheus",
+    add_ui(architecture, "Prometheus", PROMETHEUS, ui_port, PROMETHEUS,
            "metrics, targets and alerts")
     by_name = {w.name: w for w in workloads}
     targets = [t.split(":")[0] for job in jobs for t in job["targets"]]
@@ -189,12 +188,6 @@ def _exporter_workload(exporter: dict[str, Any], networks: tuple[str, ...]) -> W
                                    "this label changes with its inputs, so `up` recreates the "
                                    "exporter exactly when it changes."),),
     )
-
-
-def _relabel(workload: Workload, edge: dict[str, Any]) -> Workload:
-    labels = tuple((k, digest(edge) if k == "io.archgen.edge-config" else v)
-                   for k, v in workload.labels)
-    return replace(workload, labels=labels)
 
 
 def _app_jobs(workloads: list[Workload]) -> list[dict[str, Any]]:

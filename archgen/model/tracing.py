@@ -15,11 +15,11 @@ from dataclasses import replace
 from typing import Any
 
 from archgen.catalog import CATALOG
-from archgen.model.common import hardened
+from archgen.model import uis
+from archgen.model.common import hardened, relabel_edge
 from archgen.model.graph import Architecture, Edge, Node, Port
-from archgen.model.observability import _relabel as relabel_edge
 from archgen.model.observability import networks_reaching
-from archgen.model.uis import DEFAULT_UI_PORTS, UI_BIND, add_ui
+from archgen.model.uis import UI_BIND, add_ui
 from archgen.model.workload import PublishedPort, Workload
 
 JAEGER = "jaeger"
@@ -30,10 +30,10 @@ OTLP_GRPC = "otlp-grpc"
 SPAN_MAKING_EDGES = ("envoy",)
 
 
-def with_jaeger(architecture: Architecture, ui_ports: dict[str, Any]) -> Architecture:
+def with_jaeger(architecture: Architecture, spec: dict[str, Any]) -> Architecture:
     """`architecture` with Jaeger, and every app workload exporting its traces to it."""
     entry = CATALOG[JAEGER]
-    ui_port = int(ui_ports.get(JAEGER, DEFAULT_UI_PORTS[JAEGER]))
+    ui_port = uis.ui_port(spec, JAEGER)
     otlp_port = entry.ports[OTLP_HTTP]
     endpoint = f"http://{JAEGER}:{otlp_port}"
     apps = [w for w in architecture.workloads if w.kind == "python" and not w.job]
@@ -44,7 +44,7 @@ def with_jaeger(architecture: Architecture, ui_ports: dict[str, Any]) -> Archite
     edge: dict[str, Any] | None = architecture.context.get("edge")
     jaeger["edge"] = _edge_spans(edge)
     architecture.context["observability"]["jaeger"] = jaeger
-    add_ui(architecture, "Jaeger", JAEGER, f"http://{UI_BIND}:{ui_port}", "ui_ports.jaeger",
+    add_ui(architecture, "Jaeger", JAEGER, ui_port, JAEGER,
            "traces (search by service)")
     workloads = [_traced(w, endpoint) if w in apps else w for w in architecture.workloads]
     senders = [w.name for w in apps]

@@ -49,11 +49,11 @@ def ui_entry(name: str, service: str, port: int, tool: str, what: str,
             "key": f"ui_ports.{tool}", "what": what}
 
 
-def add_ui(architecture: Architecture, name: str, service: str, url: str, key: str,
-           what: str) -> None:
+def add_ui(architecture: Architecture, name: str, service: str, port: int, tool: str,
+           what: str, path: str = "") -> None:
     """List a UI in `arch.uis` (the README's table; `with_ui_labels` labels its container)."""
     architecture.context.setdefault("uis", []).append(
-        {"name": name, "service": service, "url": url, "key": key, "what": what})
+        ui_entry(name, service, port, tool, what, path))
 
 
 def with_ui_labels(architecture: Architecture) -> Architecture:
