@@ -19,6 +19,7 @@ DEFAULT_UI_PORTS = {"prometheus": 9090, "jaeger": 16686, "grafana": 3000, "rabbi
                     "keycloak": 8180}
 UI_NAME_LABEL = "io.archgen.ui.name"
 UI_URL_LABEL = "io.archgen.ui.url"
+UI_KEY_LABEL = "io.archgen.ui.key"  # the spec key of its port: named when that port is taken
 
 
 def ui_port(spec: dict[str, Any], tool: str) -> int:
@@ -63,7 +64,7 @@ def with_ui_labels(architecture: Architecture) -> Architecture:
         return architecture
     workloads = tuple(
         replace(w, labels=(*w.labels, (UI_NAME_LABEL, uis[w.name]["name"]),
-                           (UI_URL_LABEL, uis[w.name]["url"])))
+                           (UI_URL_LABEL, uis[w.name]["url"]), (UI_KEY_LABEL, uis[w.name]["key"])))
         if w.name in uis else w
         for w in architecture.workloads)
     return replace(architecture, workloads=workloads)

@@ -380,11 +380,26 @@ class Engine:
         except Exception:
             holder = None
         held = f"held by container {holder!r}" if holder else "held by another process on this machine"
+        hint = "stop whatever holds the port, or change the published port in compose.yaml"
+        ui_key = self._ui_port_key(container_id)
+        if ui_key:  # a local UI on its default port: another project's UI is the usual holder
+            hint = f"set {ui_key} in archgen.yaml to a free port and run `archgen update`, " \
+                   "or stop whatever holds the port"
         return EngineError(
             f"port {port} is already allocated: service {service!r} (container {name}) "
             f"cannot publish it; {held}",
-            hint="stop whatever holds the port, or change the published port in compose.yaml",
+            hint=hint,
         )
+
+    def _ui_port_key(self, container_id: str) -> str:
+        """The spec key of the port of the UI `container_id` serves ('' when it is no UI)."""
+        from archgen.model.uis import UI_KEY_LABEL
+
+        try:
+            labels = self.api.inspect_container(container_id)["Config"]["Labels"] or {}
+        except Exception:  # only for a better hint
+            return ""
+        return str(labels.get(UI_KEY_LABEL) or "")
 
     def stop(self, container_id: str, timeout: float | None) -> None:
         from docker.errors import NotFound

@@ -367,6 +367,20 @@ def test_port_held_by_a_process(cli: Cli, project: ComposeProject) -> None:
 
 
 @pytest.mark.docker
+def test_a_local_uis_taken_port_names_its_spec_key(cli: Cli, project: ComposeProject) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        project.write({"grafana": http_service(ports=[f"127.0.0.1:{port}:8000"],
+                                               labels={"io.archgen.ui.key": "ui_ports.grafana"})})
+        result = cli(*project.args("up"))
+    assert result.exit_code == 1
+    assert f"port {port} is already allocated: service 'grafana'" in result.stderr
+    assert "set ui_ports.grafana in archgen.yaml to a free port" in " ".join(result.stderr.split())
+
+
+@pytest.mark.docker
 def test_dry_run_prints_the_plan_and_changes_nothing(
     cli: Cli, project: ComposeProject, docker_engine: Engine
 ) -> None:

@@ -67,6 +67,9 @@ def _remove_images_built_by_e2e_projects() -> Any:
         print(f"note: could not remove e2e images: {error}")
 
 
+_LOG_NOISE = ("/healthz", '"logger": "app.access"', "GET /events/", "GET /sagas/")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """On a failed e2e test, attach the e2e stacks' container states and last log lines."""
@@ -84,8 +87,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 continue
             health = container.attrs["State"].get("Health", {}).get("Status", "-")
             lines.append(f"== {container.name}: {container.status} (health {health})")
-            tail = container.logs(tail=15).decode(errors="replace").rstrip()
-            lines.extend(f"   {line}" for line in tail.splitlines())
+            tail = container.logs(tail=500).decode(errors="replace").rstrip().splitlines()
+            # Probes and access lines would push out the warnings that explain a failure.
+            telling = [line for line in tail if not any(noise in line for noise in _LOG_NOISE)]
+            lines.extend(f"   {line}" for line in telling[-20:])
         report.sections.append(("e2e stack state", "\n".join(lines) or "no e2e containers left"))
     except Exception as error:  # diagnostics only: never hide the real failure
         report.sections.append(("e2e stack state", f"could not read the stack's state: {error}"))

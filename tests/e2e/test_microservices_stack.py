@@ -271,11 +271,16 @@ def _saga(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
     first = started.json()
     assert first["saga"] == SAGA and first["state"] == "running"
 
-    def finished() -> dict[str, Any] | None:
-        answer = stack.client.get(f"/api/sagas/{SAGA}/{first['id']}").json()
-        return answer if answer["state"] in ("completed", "compensated", "failed") else None
+    last: dict[str, Any] = {}
 
-    return _eventually(finished, 180, f"saga {first['id']} to finish")
+    def finished() -> dict[str, Any] | None:
+        last.update(stack.client.get(f"/api/sagas/{SAGA}/{first['id']}").json())
+        return last if last["state"] in ("completed", "compensated", "failed") else None
+
+    try:
+        return _eventually(finished, 180, f"saga {first['id']} to finish")
+    except AssertionError as error:  # say which step it waits for
+        raise AssertionError(f"{error}; last seen: {json.dumps(last)}") from None
 
 
 def _steps(stack: Stack, service: str, saga_id: str) -> dict[str, str]:

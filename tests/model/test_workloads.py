@@ -57,6 +57,7 @@ def test_rabbitmq_management_is_a_local_ui_on_its_port_and_labelled() -> None:
     bus = next(w for w in architecture.workloads if w.name == "bus")
     assert [(p.container, p.published, p.bind) for p in bus.ports] == [(15672, 25672, "127.0.0.1")]
     assert ("io.archgen.ui.url", "http://127.0.0.1:25672") in bus.labels
+    assert ("io.archgen.ui.key", "ui_ports.rabbitmq") in bus.labels  # named if the port is taken
     assert [ui["name"] for ui in architecture.context["uis"]] == ["RabbitMQ management"]
     node = next(n for n in architecture.nodes if n.id == "bus")
     assert [(p.name, p.published) for p in node.ports if p.published] == [("management", 25672)]

@@ -92,3 +92,30 @@ class ThrottledLog:
             events, self._events, self._last = self._events, 0, now
         self._logger.log(self._level, message, extra={**extra, "events": events})
         return True
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a line through at most once per `interval_seconds` for each `key(text)`: for a
+    library that logs the same failure many times a second (the key drops what varies)."""
+
+    def __init__(
+        self,
+        key: Callable[[str], str] = lambda text: text,
+        interval_seconds: float = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        super().__init__()
+        self._key = key
+        self._interval = interval_seconds
+        self._clock = clock
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key, now = self._key(record.getMessage()), self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            return False
+        if len(self._last) >= 256:  # bounded: keys are texts a library made up
+            self._last.clear()
+        self._last[key] = now
+        return True

@@ -2,7 +2,7 @@ import json
 import logging
 import sys
 
-from app.logs import JsonFormatter, request_id
+from app.logs import JsonFormatter, RepeatFilter, request_id
 
 
 def make_record(message: str, **extra: object) -> logging.LogRecord:
@@ -43,3 +43,18 @@ def test_exceptions_are_kept_in_the_object() -> None:
     assert entry["message"] == "failed"
     assert "RuntimeError: boom" in entry["exception"]
     assert "request_id" not in entry
+
+
+def test_a_repeated_line_passes_once_per_interval_for_its_key() -> None:
+    now = [0.0]
+    repeat = RepeatFilter(key=lambda text: text.split(" (after ")[0], interval_seconds=10,
+                          clock=lambda: now[0])
+
+    def passes(text: str) -> bool:
+        return repeat.filter(logging.LogRecord("lib", logging.ERROR, __file__, 1, text, None, None))
+
+    assert passes("connect failed (after 3ms)")
+    assert not passes("connect failed (after 7ms)")  # the same failure, another tail
+    assert passes("resolve failed (after 1ms)")  # another failure
+    now[0] = 10.5
+    assert passes("connect failed (after 2ms)")
