@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -353,14 +354,20 @@ def test_port_held_by_a_container(cli: Cli, project: ComposeProject, docker_engi
         api.remove_container(holder, force=True)
 
 
-@pytest.mark.docker
-def test_port_held_by_a_process(cli: Cli, project: ComposeProject) -> None:
+def _up_with_a_port_held(cli: Cli, project: ComposeProject, name: str,
+                         **extra: Any) -> tuple[int, CliResult]:
+    """`up` of one service `name` publishing a loopback port this process listens on."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        project.write({"web": http_service(ports=[f"127.0.0.1:{port}:8000"])})
-        result = cli(*project.args("up"))
+        project.write({name: http_service(ports=[f"127.0.0.1:{port}:8000"], **extra)})
+        return port, cli(*project.args("up"))
+
+
+@pytest.mark.docker
+def test_port_held_by_a_process(cli: Cli, project: ComposeProject) -> None:
+    port, result = _up_with_a_port_held(cli, project, "web")
     assert result.exit_code == 1
     assert f"port {port} is already allocated: service 'web'" in result.stderr
     assert "held by another process on this machine" in result.stderr
@@ -368,13 +375,8 @@ def test_port_held_by_a_process(cli: Cli, project: ComposeProject) -> None:
 
 @pytest.mark.docker
 def test_a_local_uis_taken_port_names_its_spec_key(cli: Cli, project: ComposeProject) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        project.write({"grafana": http_service(ports=[f"127.0.0.1:{port}:8000"],
-                                               labels={"io.archgen.ui.key": "ui_ports.grafana"})})
-        result = cli(*project.args("up"))
+    port, result = _up_with_a_port_held(cli, project, "grafana",
+                                        labels={"io.archgen.ui.key": "ui_ports.grafana"})
     assert result.exit_code == 1
     assert f"port {port} is already allocated: service 'grafana'" in result.stderr
     assert "set ui_ports.grafana in archgen.yaml to a free port" in " ".join(result.stderr.split())
