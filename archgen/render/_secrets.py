@@ -5,12 +5,24 @@ from __future__ import annotations
 import datetime
 import os
 import secrets
+import string
 from collections.abc import Iterable
 from pathlib import Path
 
 from archgen.variables import SECRETS_DIR, Secret
 
-SECRET_BYTES = 32  # token_urlsafe(32) gives 43 URL-safe characters
+SECRET_LENGTH = 43  # 43 letters and digits: 256 bits, as many as token_urlsafe(32)
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_secret() -> str:
+    """A random password of letters and digits only.
+
+    token_urlsafe's `-` and `_` are harmless inside a value, but one value in 64 starts
+    with `-`, and a password given as its own argument (`mongosh --password X`, a user's
+    shell line) is then read as an option.
+    """
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
 
 
 def env_from_example(example: str, existing: str | None = None) -> str:
@@ -32,7 +44,7 @@ def env_from_example(example: str, existing: str | None = None) -> str:
             if key in kept:
                 value = kept[key]
             elif not value:
-                value = secrets.token_urlsafe(SECRET_BYTES)
+                value = new_secret()
             lines.append(f"{key}={value}")
         else:
             lines.append(line)
@@ -57,7 +69,7 @@ def secret_values(wanted: Iterable[Secret], folder: Path, env_text: str | None) 
         name, sep, value = line.partition("=")
         if sep and not line.lstrip().startswith("#") and value:
             previous[name.strip()] = value
-    return {item.name: previous.get(item.variable) or secrets.token_urlsafe(SECRET_BYTES)
+    return {item.name: previous.get(item.variable) or new_secret()
             for item in wanted if not (folder / item.name).is_file()}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from archgen.catalog import CATALOG
 from archgen.render import render_project
+from archgen.render._secrets import new_secret
 from tests.helpers import mvc_spec
 
 PROXIES = ["nginx", "httpd", "envoy", "haproxy"]
@@ -110,6 +112,19 @@ def test_secrets_are_only_in_ignored_files(project: Path) -> None:
     assert "secrets/" in (project / ".gitignore").read_text().splitlines()
     env = (project / ".env").read_text()
     assert not any(value in env for value in secret_values.values())
+
+
+def test_every_secret_is_letters_and_digits_so_no_tool_reads_it_as_an_option(
+        project: Path) -> None:
+    for name, value in secret_files(project).items():
+        assert re.fullmatch(r"[A-Za-z0-9]{43}", value), name  # 256 bits; never a leading "-"
+
+
+def test_a_fresh_secret_never_starts_with_a_dash() -> None:
+    # token_urlsafe started one value in 64 with "-": `mongosh --password -x…` then failed.
+    drawn = {new_secret() for _ in range(2000)}
+    assert len(drawn) == 2000
+    assert all(re.fullmatch(r"[A-Za-z0-9]{43}", value) for value in drawn)
 
 
 def secret_files(project: Path) -> dict[str, str]:
